@@ -1,0 +1,50 @@
+# Two commands do everything on a fresh machine: `make book` and `make test`.
+# Both create .venv if it is missing and install the pinned requirements.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PROFILE ?= quick
+NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
+
+export TQDM_DISABLE ?= 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: install notebooks html book test unit nbval check-pages clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+install: $(STAMP)
+
+## Run every notebook at the quick profile in place (papermill is the only executor).
+notebooks: $(STAMP)
+	@for nb in $(NOTEBOOKS); do \
+	  echo "papermill $$nb"; \
+	  $(BIN)/papermill --log-level WARNING -k python3 --cwd "$$(dirname $$nb)" -p profile $(PROFILE) "$$nb" "$$nb" || exit 1; \
+	done
+
+## Build the site from the committed notebooks (no execution); a warning fails it.
+html: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "Book: file://$(abspath _build/html/index.html)"
+
+book: notebooks html
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests -q
+
+nbval: $(STAMP)
+	$(BIN)/python -m pytest -q --nbval-lax -n 2 --dist loadscope \
+	  --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider notebooks
+
+test: unit nbval
+
+check-pages: $(STAMP)
+	$(BIN)/python scripts/check_pages.py _build/html
+
+clean:
+	rm -rf _build

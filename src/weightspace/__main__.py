@@ -1,0 +1,3 @@
+from weightspace.cli import main
+
+raise SystemExit(main())

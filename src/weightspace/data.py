@@ -1,0 +1,206 @@
+"""Datasets: one home for every image dataset the experiments use.
+
+Data lives under ``$WEIGHTSPACE_DATA`` (else ``./data``) in torchvision's
+layout (``<root>/MNIST/raw/*-idx?-ubyte.gz``, ``<root>/cifar-10-batches-py``).
+Missing data is downloaded with torchvision when ``download`` is true and the
+machine is online; otherwise one :class:`DatasetNotFoundError` names the
+dataset, the files looked for and the variable to set.
+
+Profiles: ``quick`` uses the MNIST *test* split (10,000 images), split
+8,000 train / 2,000 eval with a fixed seed, because it is the only real image
+data available offline. ``full`` uses the standard train/test splits.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from weightspace.profiles import check_profile
+
+ENV_VAR = "WEIGHTSPACE_DATA"
+QUICK_SPLIT_SEED = 0
+QUICK_TRAIN_SIZE = 8000
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+CIFAR_STATS = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+}
+_MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A dataset is not on disk and could not be downloaded."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """Images ``x`` (N, C, H, W), float32 and normalised, with labels ``y`` (N,)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if len(self.x) != len(self.y):
+            raise ValueError(f"{len(self.x)} images but {len(self.y)} labels")
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def to(self, device: str | torch.device) -> Split:
+        return Split(self.x.to(device), self.y.to(device))
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """A train and an evaluation split with a description recorded in every result."""
+
+    name: str
+    train: Split
+    eval: Split
+    num_classes: int
+    description: dict = field(default_factory=dict)
+
+    def to(self, device: str | torch.device) -> ImageData:
+        return ImageData(self.name, self.train.to(device), self.eval.to(device), self.num_classes, self.description)
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The data folder: ``root`` if given, else ``$WEIGHTSPACE_DATA``, else ``./data``."""
+    return Path(root if root is not None else os.environ.get(ENV_VAR, "data")).expanduser()
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an idx file (gzipped or not): the MNIST image and label format."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    magic = int.from_bytes(raw[:4], "big")
+    if magic >> 8 != 0x08:
+        raise ValueError(f"{path} is not an unsigned-byte idx file (magic {magic:#x})")
+    ndim = magic & 0xFF
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{path}: header says {shape} but holds {data.size} values")
+    return data.reshape(shape)
+
+
+def _find(raw: Path, stem: str) -> Path | None:
+    for candidate in (raw / f"{stem}.gz", raw / stem):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _mnist_split(root: Path, split: str, download: bool) -> tuple[np.ndarray, np.ndarray]:
+    raw = root / "MNIST" / "raw"
+    stems = _MNIST_FILES[split]
+    paths = [_find(raw, s) for s in stems]
+    if None in paths and download:
+        _torchvision_download("MNIST", root, train=split == "train")
+        paths = [_find(raw, s) for s in stems]
+    if None in paths:
+        missing = [str(raw / f"{s}.gz") for s, p in zip(stems, paths) if p is None]
+        raise DatasetNotFoundError(_missing_message(f"MNIST ({split} split)", missing, download))
+    images, labels = (read_idx(p) for p in paths)
+    return images, labels
+
+
+def _missing_message(dataset: str, missing: list[str], download: bool) -> str:
+    how = "the download failed (offline?)" if download else "downloading was switched off"
+    return (
+        f"{dataset} not found: missing {', '.join(missing)}; {how}. "
+        f"Put the files there in torchvision's layout, or set {ENV_VAR} to the folder that holds them "
+        f"(it is {os.environ.get(ENV_VAR, 'unset, so ./data is used')}), or run once with internet access."
+    )
+
+
+def _torchvision_download(name: str, root: Path, train: bool) -> None:
+    from weightspace._compat import import_torchvision
+
+    datasets = import_torchvision().datasets
+    try:
+        getattr(datasets, name)(str(root), train=train, download=True)
+    except (OSError, RuntimeError):
+        pass  # the caller reports the files that are still missing
+
+
+def _mnist_tensors(images: np.ndarray, labels: np.ndarray) -> Split:
+    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+    return Split((x - MNIST_MEAN) / MNIST_STD, torch.from_numpy(labels.astype(np.int64)))
+
+
+def load_mnist(profile: str = "quick", root: str | os.PathLike | None = None, download: bool = True) -> ImageData:
+    """MNIST for a profile: ``quick`` = test split cut 8,000 / 2,000; ``full`` = 60,000 / 10,000."""
+    profile = check_profile(profile)
+    root = data_root(root)
+    if profile == "quick":
+        images, labels = _mnist_split(root, "test", download)
+        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(QUICK_SPLIT_SEED))
+        full = _mnist_tensors(images, labels)
+        tr, ev = order[:QUICK_TRAIN_SIZE], order[QUICK_TRAIN_SIZE:]
+        train, evaluation = Split(full.x[tr], full.y[tr]), Split(full.x[ev], full.y[ev])
+        desc = "MNIST test split (10,000 images) cut into 8,000 train / 2,000 eval, split seed 0"
+    else:
+        train = _mnist_tensors(*_mnist_split(root, "train", download))
+        evaluation = _mnist_tensors(*_mnist_split(root, "test", download))
+        desc = "MNIST standard split: 60,000 train / 10,000 test"
+    return ImageData("mnist", train, evaluation, 10, {"dataset": "MNIST", "split": desc,
+                                                       "train": len(train), "eval": len(evaluation)})
+
+
+def _cifar_split(name: str, root: Path, train: bool, download: bool) -> Split:
+    from weightspace._compat import import_torchvision
+
+    datasets = import_torchvision().datasets
+    cls = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
+    try:
+        ds = cls(str(root), train=train, download=download)
+    except RuntimeError as err:
+        folder = root / cls.base_folder
+        raise DatasetNotFoundError(_missing_message(f"{name.upper()} ({'train' if train else 'test'} split)",
+                                                    [str(folder)], download)) from err
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in CIFAR_STATS[name])
+    x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).float().div(255.0)
+    return Split((x - mean) / std, torch.tensor(ds.targets, dtype=torch.int64))
+
+
+def load_cifar(name: str = "cifar10", root: str | os.PathLike | None = None, download: bool = True) -> ImageData:
+    """CIFAR-10 or CIFAR-100 (standard 50,000 / 10,000 split) through torchvision's layout."""
+    if name not in CIFAR_STATS:
+        raise ValueError(f"unknown CIFAR dataset {name!r}: choose one of {', '.join(CIFAR_STATS)}")
+    root = data_root(root)
+    train, test = (_cifar_split(name, root, t, download) for t in (True, False))
+    classes = 10 if name == "cifar10" else 100
+    return ImageData(name, train, test, classes, {"dataset": name.upper(), "split": "standard: 50,000 train / 10,000 test",
+                                                  "train": len(train), "eval": len(test)})
+
+
+
+def load(name: str, profile: str = "quick", root: str | os.PathLike | None = None, download: bool = True) -> ImageData:
+    """Load a dataset by name for a profile (CIFAR has one split for both profiles)."""
+    if name == "mnist":
+        return load_mnist(profile, root, download)
+    if name in CIFAR_STATS:
+        check_profile(profile)
+        return load_cifar(name, root, download)
+    raise ValueError(f"unknown dataset {name!r}: choose one of mnist, {', '.join(CIFAR_STATS)}")
+
+
+def batches(split: Split, batch_size: int, generator: torch.Generator | None = None):
+    """Yield ``(x, y)`` mini-batches; shuffled when ``generator`` is given."""
+    n = len(split)
+    order = torch.randperm(n, generator=generator, device="cpu") if generator is not None else torch.arange(n)
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size].to(split.x.device)
+        yield split.x[idx], split.y[idx]

@@ -1,0 +1,193 @@
+"""Results: one JSON per (profile, experiment), with provenance, written atomically.
+
+A :class:`Result` holds an experiment's metrics, curves and tables, its config
+and the hash that identifies it (config + source code), and provenance: data,
+device, torch version, git commit, wall time. ``results/<profile>/<paper>/<name>.json``
+is the committed record; a run whose hash matches an existing file loads it
+instead of recomputing. Long runs checkpoint with :class:`Checkpoint`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+import weightspace
+
+_PACKAGE_DIR = Path(weightspace.__file__).resolve().parent
+
+
+def project_root() -> Path:
+    """The checkout that holds this package (``src/weightspace``), else the working directory."""
+    candidate = _PACKAGE_DIR.parent.parent
+    return candidate if (candidate / "pyproject.toml").exists() else Path.cwd()
+
+
+def results_dir() -> Path:
+    """``$WEIGHTSPACE_RESULTS`` if set, else ``<project>/results``."""
+    return Path(os.environ.get("WEIGHTSPACE_RESULTS", project_root() / "results"))
+
+
+def checkpoints_dir() -> Path:
+    """``$WEIGHTSPACE_CHECKPOINTS`` if set, else ``<project>/checkpoints`` (not committed)."""
+    return Path(os.environ.get("WEIGHTSPACE_CHECKPOINTS", project_root() / "checkpoints"))
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the library's source: any code change invalidates cached results."""
+    digest = hashlib.sha256()
+    for path in sorted(_PACKAGE_DIR.rglob("*.py")):
+        digest.update(path.relative_to(_PACKAGE_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """Hash of a JSON-able config together with :func:`code_version`."""
+    blob = json.dumps({"config": config, "code": code_version()}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def git_commit() -> str:
+    """The project's current commit (with ``-dirty`` if the tree has changes), or ``unknown``."""
+    root = project_root()
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha + ("-dirty" if dirty else "")
+
+
+def device_name(device: str | torch.device) -> str:
+    """A human-readable name for the device a run used."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+@dataclass
+class Result:
+    """What one run of an experiment produced, with everything needed to trust it."""
+
+    experiment: str
+    profile: str
+    seed: int
+    config: dict[str, Any]
+    config_hash: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    curves: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=False, default=_jsonable)
+
+    @classmethod
+    def from_json(cls, text: str) -> Result:
+        return cls(**json.loads(text))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in a result")
+
+
+def result_path(profile: str, experiment: str, root: Path | None = None) -> Path:
+    """``results/<profile>/<paper>/<section>.json`` for an experiment named ``paper.section``."""
+    paper, _, section = experiment.partition(".")
+    return (root or results_dir()) / profile / paper / f"{section}.json"
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` then move ``tmp`` onto ``path``: the file is whole or absent."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_result(result: Result, root: Path | None = None) -> Path:
+    """Write a result JSON atomically; return its path."""
+    path = result_path(result.profile, result.experiment, root)
+    text = result.to_json()
+    atomic_write(path, lambda tmp: tmp.write_text(text + "\n"))
+    return path
+
+
+def load_result(profile: str, experiment: str, root: Path | None = None) -> Result | None:
+    """The stored result of an experiment at a profile, or ``None``."""
+    path = result_path(profile, experiment, root)
+    return Result.from_json(path.read_text()) if path.exists() else None
+
+
+def all_results(root: Path | None = None) -> list[Result]:
+    """Every stored result, sorted by profile and experiment."""
+    base = root or results_dir()
+    return [Result.from_json(p.read_text()) for p in sorted(base.glob("*/*/*.json"))]
+
+
+def provenance(device: str | torch.device, started: float) -> dict[str, Any]:
+    """Where and how a result was made."""
+    return {
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "git_commit": git_commit(),
+        "code_version": code_version(),
+        "wall_time_s": round(time.time() - started, 2),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+class Checkpoint:
+    """An atomically written ``torch.save`` file that lets an interrupted run resume.
+
+    >>> ckpt = Checkpoint.for_run("neuron_embedding.table1", cfg_hash, "fc2_direct")
+    >>> state = ckpt.load()          # None on a fresh start
+    >>> ckpt.save({"step": 100, ...})
+    >>> ckpt.remove()                # when the run finished
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def for_run(cls, experiment: str, cfg_hash: str, tag: str) -> Checkpoint:
+        return cls(checkpoints_dir() / experiment / cfg_hash / f"{tag}.pt")
+
+    def load(self) -> dict[str, Any] | None:
+        return torch.load(self.path, weights_only=False) if self.path.exists() else None
+
+    def save(self, state: dict[str, Any]) -> None:
+        atomic_write(self.path, lambda tmp: torch.save(state, tmp))
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)

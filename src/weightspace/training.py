@@ -1,0 +1,147 @@
+"""The one training loop the experiments share: steps, schedules, best-of selection, resume."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from weightspace.data import ImageData, Split
+from weightspace.results import Checkpoint
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("one_cycle", "linear", "constant")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training recipe counted in optimizer steps.
+
+    ``schedule``: ``one_cycle`` (warm-up then cosine annealing, Smith & Topin),
+    ``linear`` (the same cycle with linear ramps) or ``constant``.
+    The best model over the run is chosen on the evaluation split every
+    ``eval_every`` steps, as the neuron-embedding paper does ("best of 2000 steps").
+    """
+
+    steps: int
+    batch_size: int
+    lr: float
+    optimizer: str = "adam"
+    schedule: str = "one_cycle"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    eval_every: int = 100
+    checkpoint_every: int = 500
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+        if self.steps < 1 or self.batch_size < 1 or self.eval_every < 1:
+            raise ValueError("steps, batch_size and eval_every must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainOutcome:
+    """The best model seen and the curve that led to it."""
+
+    best_step: int
+    accuracy: float
+    loss: float
+    curve: list[dict[str, float]] = field(default_factory=list)
+
+
+def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=True)
+
+
+def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
+    if cfg.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    strategy = "cos" if cfg.schedule == "one_cycle" else "linear"
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, anneal_strategy=strategy,
+                                               cycle_momentum=False)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split, batch_size: int = 1000) -> tuple[float, float]:
+    """Accuracy (%) and mean cross-entropy of ``model`` on ``split``."""
+    was_training = model.training
+    model.eval()
+    correct, loss = 0, 0.0
+    for start in range(0, len(split), batch_size):
+        x, y = split.x[start : start + batch_size], split.y[start : start + batch_size]
+        logits = model(x)
+        loss += F.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+    model.train(was_training)
+    return 100.0 * correct / len(split), loss / len(split)
+
+
+def _endless_batches(split: Split, batch_size: int, gen: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    while True:
+        order = torch.randperm(len(split), generator=gen)
+        for start in range(0, len(split) - batch_size + 1, batch_size):
+            idx = order[start : start + batch_size].to(split.x.device)
+            yield split.x[idx], split.y[idx]
+
+
+def train_classifier(model: nn.Module, data: ImageData, cfg: TrainConfig, *, seed: int = 0,
+                     checkpoint: Checkpoint | None = None, desc: str = "train") -> TrainOutcome:
+    """Train ``model`` with cross-entropy; leave it holding the best evaluated weights.
+
+    With a ``checkpoint``, state is saved every ``cfg.checkpoint_every`` steps and an
+    interrupted run resumes from the last save; the file is removed at the end.
+    """
+    if cfg.batch_size > len(data.train):
+        raise ValueError(f"batch size {cfg.batch_size} exceeds the {len(data.train)} training examples")
+    opt = make_optimizer(model.parameters(), cfg)
+    sched = make_scheduler(opt, cfg)
+    gen = torch.Generator().manual_seed(seed)
+    step, best, curve = 0, {"step": 0, "accuracy": -1.0, "loss": float("inf"), "state": None}, []
+    state = checkpoint.load() if checkpoint else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        step, best, curve = state["step"], state["best"], state["curve"]
+    stream = _endless_batches(data.train, cfg.batch_size, gen)
+    model.train()
+    with tqdm(total=cfg.steps, initial=step, desc=desc, leave=False) as bar:
+        while step < cfg.steps:
+            x, y = next(stream)
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            bar.update(1)
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                acc, eval_loss = evaluate(model, data.eval)
+                curve.append({"step": step, "train_loss": loss.item(), "accuracy": acc, "loss": eval_loss})
+                bar.set_postfix(acc=f"{acc:.2f}")
+                if acc > best["accuracy"]:
+                    best = {"step": step, "accuracy": acc, "loss": eval_loss,
+                            "state": copy.deepcopy(model.state_dict())}
+            if checkpoint and step % cfg.checkpoint_every == 0 and step < cfg.steps:
+                checkpoint.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                 "scheduler": sched.state_dict(), "generator": gen.get_state(),
+                                 "step": step, "best": best, "curve": curve})
+    model.load_state_dict(best["state"])
+    model.eval()
+    if checkpoint:
+        checkpoint.remove()
+    return TrainOutcome(best["step"], best["accuracy"], best["loss"], curve)

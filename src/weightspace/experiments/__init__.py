@@ -1,0 +1,114 @@
+"""Experiments: one module per notebook, each a config per profile and a ``compute``.
+
+An experiment module defines ``TITLE``, ``config(profile) -> dict`` and
+``compute(cfg, ctx) -> Outputs``. :func:`run` adds what every experiment needs:
+profile and override checks, seeding, the cache keyed by config hash, provenance
+and an atomic results file. The CLI (``python -m weightspace``) and the
+notebooks both call :func:`run`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import time
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+
+from weightspace.profiles import check_profile
+from weightspace.results import Checkpoint, Result, config_hash, load_result, provenance, save_result
+
+REGISTRY: dict[str, str] = {
+    "neuron_embedding.table1": "weightspace.experiments.neuron_embedding.table1",
+    "neuron_embedding.table2": "weightspace.experiments.neuron_embedding.table2",
+    "neuron_embedding.cross_model": "weightspace.experiments.neuron_embedding.cross_model",
+}
+
+
+@dataclass
+class Outputs:
+    """What ``compute`` returns; :func:`run` wraps it into a :class:`Result`."""
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    curves: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where a computation runs: seed, device, and a checkpoint factory for resuming."""
+
+    experiment: str
+    profile: str
+    seed: int
+    device: torch.device
+    config_hash: str
+
+    def checkpoint(self, tag: str) -> Checkpoint:
+        return Checkpoint.for_run(self.experiment, self.config_hash, tag)
+
+
+def names() -> list[str]:
+    """All registered experiment names."""
+    return sorted(REGISTRY)
+
+
+def get(name: str) -> ModuleType:
+    """The module of an experiment; a clear error for an unknown name."""
+    if name not in REGISTRY:
+        raise KeyError(f"unknown experiment {name!r}; known experiments: {', '.join(names())} "
+                       f"(`python -m weightspace list`)")
+    return importlib.import_module(REGISTRY[name])
+
+
+def config(name: str, profile: str = "quick", **overrides: Any) -> dict[str, Any]:
+    """The config of an experiment at a profile, with ``overrides`` of existing keys applied."""
+    cfg = get(name).config(check_profile(profile))
+    unknown = sorted(set(overrides) - set(cfg))
+    if unknown:
+        raise KeyError(f"{name} has no setting {', '.join(map(repr, unknown))}; its settings are: {', '.join(cfg)}")
+    return {**cfg, **overrides}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``torch.device(device)``, refusing a CUDA device when none is available."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but CUDA is not available here; use device='cpu'")
+    return dev
+
+
+def run(name: str, profile: str = "quick", seed: int = 0, device: str | torch.device = "cpu",
+        recompute: bool = False, save: bool = True, **overrides: Any) -> Result:
+    """Run (or load from ``results/``) experiment ``name`` at ``profile``.
+
+    A stored result whose config hash (config, seed and library source) matches is
+    returned unless ``recompute``. ``save`` writes the result JSON atomically.
+    """
+    module = get(name)
+    cfg = config(name, profile, **overrides)
+    dev = resolve_device(device)
+    digest = config_hash({"experiment": name, "profile": profile, "seed": seed, **cfg})
+    cached = load_result(profile, name)
+    if cached is not None and cached.config_hash == digest and not recompute:
+        return cached
+    seed_everything(seed)
+    started = time.time()
+    out = module.compute(cfg, RunContext(name, profile, seed, dev, digest))
+    result = Result(experiment=name, profile=profile, seed=seed, config=cfg, config_hash=digest,
+                    metrics=out.metrics, tables=out.tables, curves=out.curves, data=out.data,
+                    provenance=provenance(dev, started))
+    if save:
+        save_result(result)
+    return result

@@ -1,0 +1,76 @@
+"""Presentation: paper-vs-ours comparison tables and the provenance table.
+
+Reference values live in one module per paper (e.g.
+:mod:`weightspace.neuron_embedding.reference`) as :class:`Reference` records, so a
+comparison table is built from them and a :class:`~weightspace.results.Result`,
+never typed by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from weightspace.results import Result, all_results, load_result
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One number printed in a paper: where (``source``, ``row``), what (``metric``) and its ``value``."""
+
+    source: str
+    row: str
+    metric: str
+    value: float
+    label: str = ""
+
+
+def _lookup(result: Result | None, table: str, row: str, metric: str) -> tuple[float, str]:
+    if result is None:
+        return np.nan, ""
+    for rec in result.tables.get(table, []):
+        if rec.get("row") == row:
+            value = rec.get(metric)
+            return (np.nan if value is None else float(value)), rec.get("status", "")
+    return np.nan, "not in this run"
+
+
+def comparison_table(references: Sequence[Reference], result: Result, table: str,
+                     full: Result | None | bool = True) -> pd.DataFrame:
+    """Paper | full-profile result (if committed) | this run | difference, one line per reference value.
+
+    ``full=True`` loads the committed ``results/full`` result of the same experiment
+    (if any); pass a :class:`Result` or ``None`` to choose. The difference is
+    this run minus the paper. A row this run could not compute says why in ``note``.
+    """
+    if full is True:
+        full = load_result("full", result.experiment) if result.profile != "full" else None
+    records = []
+    for ref in references:
+        ours, note = _lookup(result, table, ref.row, ref.metric)
+        full_value, _ = _lookup(full or None, table, ref.row, ref.metric)
+        records.append({
+            "source": ref.source, "row": ref.label or ref.row, "metric": ref.metric, "paper": ref.value,
+            "full (ours)": full_value, f"this run ({result.profile})": ours, "difference": ours - ref.value,
+            "note": note,
+        })
+    return pd.DataFrame.from_records(records)
+
+
+def rounded(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """A copy with floats rounded for printing (what nbval checks)."""
+    return df.round(digits)
+
+
+def provenance_table(results: Sequence[Result] | None = None) -> pd.DataFrame:
+    """Every stored result with the facts needed to trust it."""
+    rows = []
+    for r in results if results is not None else all_results():
+        p = r.provenance
+        rows.append({"experiment": r.experiment, "profile": r.profile, "seed": r.seed, "data": r.data.get("split", ""),
+                     "device": p.get("device"), "torch": p.get("torch"), "commit": str(p.get("git_commit", ""))[:12],
+                     "wall time (s)": p.get("wall_time_s"), "created": p.get("created"), "config hash": r.config_hash})
+    return pd.DataFrame.from_records(rows)

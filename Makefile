@@ -10,7 +10,7 @@ NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpo
 export TQDM_DISABLE ?= 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install notebooks html book test unit nbval check-pages clean
+.PHONY: install notebooks html book test unit nbval check-pages mathjax clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,22 @@ test: unit nbval
 
 check-pages: $(STAMP)
 	$(BIN)/python scripts/check_pages.py _build/html
+
+## Refresh the vendored MathJax in book/_mathjax from npm (not part of the build).
+MATHJAX_VERSION ?= 3
+mathjax:
+	@tmp="$$(mktemp -d)" && trap 'rm -rf "$$tmp"' EXIT && \
+	npm install --prefix "$$tmp" --no-save --no-audit --no-fund --silent mathjax@$(MATHJAX_VERSION) && \
+	src="$$tmp/node_modules/mathjax" && \
+	rm -rf book/_mathjax && \
+	mkdir -p book/_mathjax/output/chtml/fonts book/_mathjax/input/tex && \
+	cp "$$src/es5/tex-mml-chtml.js" book/_mathjax/ && \
+	cp -r "$$src/es5/output/chtml/fonts/woff-v2" book/_mathjax/output/chtml/fonts/ && \
+	cp -r "$$src/es5/input/tex/extensions" book/_mathjax/input/tex/ && \
+	cp "$$src/LICENSE" book/_mathjax/LICENSE && \
+	version="$$(node -p "require('$$src/package.json').version")" && \
+	printf 'mathjax %s (npm package, es5 build), refreshed by `make mathjax`\n' "$$version" > book/_mathjax/VERSION && \
+	echo "book/_mathjax: mathjax $$version"
 
 clean:
 	rm -rf _build

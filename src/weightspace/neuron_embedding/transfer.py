@@ -99,8 +99,12 @@ def interpolate(a: FCNet, b: FCNet, alphas: Sequence[float]) -> State:
 def transplant(target: FCNet, source: FCNet, layer: int, neurons: torch.Tensor) -> State:
     """Target's parameters with hidden ``neurons`` of ``layer`` replaced by the source's (crossover).
 
-    ``emb``: a neuron is its embedding and bias, so those move. ``direct``: the same
-    neurons' incoming weights (rows), bias and outgoing weights (columns) move.
+    ``emb``: a neuron is its embedding and bias, so those move; its weights to the
+    next layer are then generated against the target's next-layer embeddings.
+    ``direct``: the layer's weights move, i.e. the neurons' incoming weights (rows of
+    the ``(out, in)`` matrix) and biases; the target's outgoing weights stay. This is
+    the paper's setting: moving the whole layer leaves the direct network at chance
+    (Table 3), whereas also moving the outgoing weights would rebuild the source.
     """
     if target.encoding != source.encoding or target.sizes != source.sizes:
         raise ValueError("transplant needs two networks of the same encoding and sizes")
@@ -112,10 +116,8 @@ def transplant(target: FCNet, source: FCNet, layer: int, neurons: torch.Tensor) 
         for key in (f"neurons.{layer}.embedding", f"neurons.{layer}.bias"):
             state[key][neurons] = src[key][neurons]
     else:
-        w_in, b_in, w_out = f"layers.{layer - 1}.weight", f"layers.{layer - 1}.bias", f"layers.{layer}.weight"
-        state[w_in][neurons] = src[w_in][neurons]
-        state[b_in][neurons] = src[b_in][neurons]
-        state[w_out][:, neurons] = src[w_out][:, neurons]
+        for key in (f"layers.{layer - 1}.weight", f"layers.{layer - 1}.bias"):
+            state[key][neurons] = src[key][neurons]
     return state
 
 

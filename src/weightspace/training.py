@@ -89,12 +89,20 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = 1000) -> tuple[fl
     return 100.0 * correct / len(split), loss / len(split)
 
 
-def _endless_batches(split: Split, batch_size: int, gen: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _batches_from(split: Split, batch_size: int, seed: int, step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Shuffled mini-batches, epoch ``e`` ordered by a generator seeded with ``(seed, e)``.
+
+    The batch of every step is a function of ``(seed, step)`` alone, so a resumed run
+    sees exactly the batches an uninterrupted one would.
+    """
+    per_epoch = len(split) // batch_size
+    epoch, offset = divmod(step, per_epoch)
     while True:
-        order = torch.randperm(len(split), generator=gen)
-        for start in range(0, len(split) - batch_size + 1, batch_size):
-            idx = order[start : start + batch_size].to(split.x.device)
+        order = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+        for b in range(offset, per_epoch):
+            idx = order[b * batch_size : (b + 1) * batch_size].to(split.x.device)
             yield split.x[idx], split.y[idx]
+        epoch, offset = epoch + 1, 0
 
 
 def train_classifier(model: nn.Module, data: ImageData, cfg: TrainConfig, *, seed: int = 0,
@@ -108,16 +116,14 @@ def train_classifier(model: nn.Module, data: ImageData, cfg: TrainConfig, *, see
         raise ValueError(f"batch size {cfg.batch_size} exceeds the {len(data.train)} training examples")
     opt = make_optimizer(model.parameters(), cfg)
     sched = make_scheduler(opt, cfg)
-    gen = torch.Generator().manual_seed(seed)
     step, best, curve = 0, {"step": 0, "accuracy": -1.0, "loss": float("inf"), "state": None}, []
     state = checkpoint.load() if checkpoint else None
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
-        gen.set_state(state["generator"])
         step, best, curve = state["step"], state["best"], state["curve"]
-    stream = _endless_batches(data.train, cfg.batch_size, gen)
+    stream = _batches_from(data.train, cfg.batch_size, seed, step)
     model.train()
     with tqdm(total=cfg.steps, initial=step, desc=desc, leave=False) as bar:
         while step < cfg.steps:
@@ -138,7 +144,7 @@ def train_classifier(model: nn.Module, data: ImageData, cfg: TrainConfig, *, see
                             "state": copy.deepcopy(model.state_dict())}
             if checkpoint and step % cfg.checkpoint_every == 0 and step < cfg.steps:
                 checkpoint.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                 "scheduler": sched.state_dict(), "generator": gen.get_state(),
+                                 "scheduler": sched.state_dict(),
                                  "step": step, "best": best, "curve": curve})
     model.load_state_dict(best["state"])
     model.eval()

@@ -1,0 +1,74 @@
+"""The data module: idx reading, the quick split, and clear errors when data is missing."""
+
+import gzip
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from weightspace import data
+
+
+def _write_idx(path, array):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_read_idx_round_trips(tmp_path):
+    array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    _write_idx(tmp_path / "x.gz", array)
+    assert np.array_equal(data.read_idx(tmp_path / "x.gz"), array)
+
+
+def test_offline_error_names_the_variable_and_the_missing_files(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path))
+    with pytest.raises(data.DatasetNotFoundError) as err:
+        data.load_mnist("full", download=False)
+    message = str(err.value)
+    assert data.ENV_VAR in message
+    assert str(tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte.gz") in message
+    assert "train-labels-idx1-ubyte.gz" in message
+
+
+def test_quick_split_from_generated_files_is_fixed_and_normalised(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    _write_idx(raw / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (10000, 28, 28)))
+    _write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.arange(10000) % 10)
+    a, b = data.load_mnist("quick", root=tmp_path), data.load_mnist("quick", root=tmp_path, download=False)
+    assert (len(a.train), len(a.eval)) == (8000, 2000)
+    assert a.train.x.shape == (8000, 1, 28, 28) and a.train.x.dtype == torch.float32
+    assert torch.equal(a.train.y, b.train.y)
+    assert set(a.train.y.tolist()).isdisjoint(set()) and len(set(a.eval.y.tolist())) == 10
+
+
+@pytest.mark.skipif(not os.environ.get(data.ENV_VAR), reason=f"{data.ENV_VAR} not set")
+def test_real_quick_split_is_the_mnist_test_split():
+    d = data.load_mnist("quick", download=False)
+    assert (len(d.train), len(d.eval)) == (8000, 2000)
+    assert abs(d.train.x.mean().item()) < 0.05 and abs(d.train.x.std().item() - 1) < 0.05
+    assert torch.bincount(d.train.y, minlength=10).min() > 600
+
+
+def test_bad_names_fail_clearly():
+    with pytest.raises(ValueError, match="unknown profile 'fast'"):
+        data.load_mnist("fast")
+    with pytest.raises(ValueError, match="unknown dataset 'svhn'"):
+        data.load("svhn")
+    with pytest.raises(ValueError, match="unknown CIFAR"):
+        data.load_cifar("cifar1000")
+
+
+def test_missing_cifar_fails_clearly_offline(tmp_path):
+    with pytest.raises(data.DatasetNotFoundError, match="CIFAR10.*WEIGHTSPACE_DATA"):
+        data.load_cifar("cifar10", root=tmp_path, download=False)
+
+
+def test_torchvision_imports_with_the_compat_step():
+    from weightspace._compat import import_torchvision
+
+    tv = import_torchvision()
+    assert hasattr(tv.datasets, "CIFAR10")

@@ -1,0 +1,152 @@
+"""Experiments, results, training loop and CLI: caching, atomic writes, resume, clear errors."""
+
+import json
+import sys
+import types
+
+import pytest
+import torch
+
+from weightspace import experiments, results
+from weightspace.cli import main
+from weightspace.data import ImageData, Split
+from weightspace.experiments import Outputs
+from weightspace.training import TrainConfig, train_classifier
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("WEIGHTSPACE_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("WEIGHTSPACE_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    return tmp_path
+
+
+@pytest.fixture
+def toy_experiment(monkeypatch):
+    module = types.ModuleType("toy")
+    module.TITLE = "toy"
+    module.calls = 0
+    module.config = lambda profile: {"n": 3 if profile == "quick" else 30}
+
+    def compute(cfg, ctx):
+        module.calls += 1
+        return Outputs(metrics={"value": torch.rand(()).item() + cfg["n"]}, tables={"t": [{"row": "a", "x": 1.0}]},
+                       data={"split": "none"})
+
+    module.compute = compute
+    monkeypatch.setitem(sys.modules, "toy_module", module)
+    monkeypatch.setitem(experiments.REGISTRY, "toy.exp", "toy_module")
+    return module
+
+
+def test_run_writes_a_result_with_provenance_and_reuses_it(isolated, toy_experiment):
+    first = experiments.run("toy.exp")
+    path = results.result_path("quick", "toy.exp")
+    stored = json.loads(path.read_text())
+    assert stored["config_hash"] == first.config_hash
+    for key in ("device", "torch", "git_commit", "wall_time_s", "code_version"):
+        assert key in stored["provenance"]
+    again = experiments.run("toy.exp")
+    assert toy_experiment.calls == 1 and again.metrics == first.metrics
+    experiments.run("toy.exp", recompute=True)
+    assert toy_experiment.calls == 2
+    other = experiments.run("toy.exp", seed=1)
+    assert other.config_hash != first.config_hash and toy_experiment.calls == 3
+
+
+def test_same_seed_gives_the_same_numbers(isolated, toy_experiment):
+    a = experiments.run("toy.exp", save=False)
+    b = experiments.run("toy.exp", save=False)
+    assert a.metrics == b.metrics
+
+
+def test_unknown_names_fail_clearly(isolated, toy_experiment):
+    with pytest.raises(KeyError, match="unknown experiment 'nope'.*toy.exp"):
+        experiments.run("nope")
+    with pytest.raises(ValueError, match="unknown profile 'huge'"):
+        experiments.run("toy.exp", profile="huge")
+    with pytest.raises(KeyError, match="no setting 'm'"):
+        experiments.run("toy.exp", m=1)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_request_without_cuda_fails_clearly(isolated, toy_experiment):
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        experiments.run("toy.exp", device="cuda")
+
+
+def test_result_file_is_whole_or_absent(isolated):
+    path = isolated / "out.json"
+
+    def broken(tmp):
+        tmp.write_text("{half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        results.atomic_write(path, broken)
+    assert not path.exists() and list(isolated.iterdir()) == []
+
+
+def _toy_data():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 6, generator=g)
+    y = (x[:, 0] > 0).long()
+    return ImageData("toy", Split(x[:192], y[:192]), Split(x[192:], y[192:]), 2)
+
+
+def _net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+
+
+def test_interrupted_training_resumes_to_the_same_result(isolated):
+    cfg = TrainConfig(steps=40, batch_size=32, lr=0.01, eval_every=10, checkpoint_every=10)
+    straight = _net()
+    expected = train_classifier(straight, _toy_data(), cfg)
+
+    ckpt = results.Checkpoint(isolated / "run.pt")
+    interrupted = _net()
+
+    class Stop(Exception):
+        pass
+
+    original = ckpt.save
+
+    def save_then_stop(state):
+        original(state)
+        if state["step"] == 20:
+            raise Stop
+
+    ckpt.save = save_then_stop
+    with pytest.raises(Stop):
+        train_classifier(interrupted, _toy_data(), cfg, checkpoint=ckpt)
+    assert ckpt.path.exists()
+    ckpt.save = original
+    resumed = _net()
+    out = train_classifier(resumed, _toy_data(), cfg, checkpoint=ckpt)
+    assert out.accuracy == expected.accuracy and out.best_step == expected.best_step
+    for a, b in zip(resumed.parameters(), straight.parameters()):
+        assert torch.allclose(a, b)
+    assert not ckpt.path.exists()
+
+
+def test_train_config_rejects_bad_recipes():
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        TrainConfig(steps=1, batch_size=1, lr=1.0, optimizer="lbfgs")
+    with pytest.raises(ValueError, match="exceeds"):
+        train_classifier(_net(), _toy_data(), TrainConfig(steps=1, batch_size=1000, lr=0.1))
+
+
+def test_cli_lists_and_reports_errors(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("neuron_embedding.table1", "neuron_embedding.table2", "neuron_embedding.cross_model"):
+        assert name in out
+    assert main(["run", "no.such"]) == 2
+    assert "unknown experiment" in capsys.readouterr().err
+
+
+def test_cli_runs_an_experiment(isolated, toy_experiment, capsys):
+    assert main(["run", "toy.exp", "--seed", "2", "--set", "n=5"]) == 0
+    stored = json.loads(results.result_path("quick", "toy.exp").read_text())
+    assert stored["seed"] == 2 and stored["config"]["n"] == 5

@@ -28,8 +28,9 @@ notebooks: $(STAMP)
 	done
 
 ## Build the site from the committed notebooks (no execution); a warning fails it.
+## --all re-reads every page, so a warning from an unchanged page still fails the build.
 html: $(STAMP)
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	@echo "Book: file://$(abspath _build/html/index.html)"
 
 book: notebooks html
@@ -43,6 +44,8 @@ nbval: $(STAMP)
 
 test: unit nbval
 
+## Open every page of the built book in headless Chromium: images load, tables
+## have rows, MathJax renders, nothing is fetched from outside the local server.
 check-pages: $(STAMP)
 	$(BIN)/python scripts/check_pages.py _build/html
 

@@ -60,6 +60,18 @@ def comparison_table(references: Sequence[Reference], result: Result, table: str
     return pd.DataFrame.from_records(records)
 
 
+def side_by_side(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """A comparison table pivoted to one line per paper row: for each metric, paper | full | this run."""
+    value_cols = [c for c in df.columns if c in ("paper", "full (ours)") or c.startswith("this run")]
+    wide = df.pivot_table(index="row", columns="metric", values=value_cols, sort=False, dropna=False)
+    wide = wide.swaplevel(0, 1, axis=1)
+    metrics = list(dict.fromkeys(df["metric"]))
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([metrics, value_cols]))
+    wide = wide.reindex(list(dict.fromkeys(df["row"])))
+    wide.index.name, wide.columns.names = None, [None, None]
+    return wide.round(digits)
+
+
 def rounded(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     """A copy with floats rounded for printing (what nbval checks)."""
     return df.round(digits)

@@ -56,8 +56,9 @@ def code_version() -> str:
 
 
 def config_hash(config: dict[str, Any]) -> str:
-    """Hash of a JSON-able config together with :func:`code_version`."""
-    blob = json.dumps({"config": config, "code": code_version()}, sort_keys=True, default=str)
+    """Hash of a JSON-able config together with :func:`code_version` and the torch version."""
+    blob = json.dumps({"config": config, "code": code_version(), "torch": torch.__version__}, sort_keys=True,
+                      default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -38,9 +38,12 @@ book: notebooks html
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q
 
+## nbval re-executes every notebook in verification mode (WEIGHTSPACE_VERIFY=1: each
+## experiment is recomputed, nothing is written) and compares the cells tagged
+## nbval-check-output with the committed outputs.
 nbval: $(STAMP)
-	$(BIN)/python -m pytest -q --nbval-lax -n 2 --dist loadscope \
-	  --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider notebooks
+	WEIGHTSPACE_VERIFY=1 $(BIN)/python -m pytest -q --nbval-lax -n 2 --dist loadscope \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider notebooks
 
 test: unit nbval
 

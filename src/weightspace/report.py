@@ -69,7 +69,16 @@ def side_by_side(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     wide = wide.reindex(columns=pd.MultiIndex.from_product([metrics, value_cols]))
     wide = wide.reindex(list(dict.fromkeys(df["row"])))
     wide.index.name, wide.columns.names = None, [None, None]
-    return wide.round(digits)
+    return wide.round(digits).astype(object).map(_cell)
+
+
+def _cell(value: object) -> object:
+    """Print a missing value as a dash and a whole number (a count) without decimals."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "—"
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 100:
+        return int(value)
+    return value
 
 
 def rounded(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:

@@ -1,0 +1,89 @@
+"""The neuron-embedding experiments end to end on tiny synthetic data, at both profiles."""
+
+import pytest
+import torch
+
+from weightspace import experiments
+from weightspace.data import DatasetNotFoundError, ImageData, Split
+from weightspace.experiments.neuron_embedding import table1
+from weightspace.training import TrainConfig
+
+
+def _fake(name, n_train=64, n_eval=32):
+    shape = (3, 32, 32) if name.startswith("cifar") else (1, 28, 28)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(n_train + n_eval, *shape, generator=g), torch.randint(0, 10, (n_train + n_eval,), generator=g)
+    return ImageData(name, Split(x[:n_train], y[:n_train]), Split(x[n_train:], y[n_train:]), 10,
+                     {"dataset": name, "split": f"synthetic {name}-shaped data (test)"})
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("WEIGHTSPACE_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("WEIGHTSPACE_CHECKPOINTS", str(tmp_path / "checkpoints"))
+
+
+@pytest.mark.parametrize("name", experiments.names())
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_every_config_is_a_valid_recipe(name, profile):
+    cfg = experiments.config(name, profile)
+    recipes = cfg.get("recipes", {"reference": cfg.get("reference")})
+    for recipe in recipes.values():
+        TrainConfig(**recipe)
+
+
+def test_full_table1_path_runs_resnet9_rows_on_cifar_shaped_data(isolated, monkeypatch):
+    monkeypatch.setattr(table1.datasets, "load", lambda name, profile: _fake(name))
+    tiny = {"steps": 2, "batch_size": 16, "lr": 2e-4, "optimizer": "sgd", "schedule": "linear", "eval_every": 1}
+    cfg = experiments.config("neuron_embedding.table1", "full")
+    result = experiments.run("neuron_embedding.table1", "full",
+                             rows=["resnet9-direct", "resnet9-sep", "resnet9-emb"],
+                             recipes={**cfg["recipes"], "cifar10": tiny})
+    rows = {r["row"]: r for r in result.tables["table1"]}
+    assert len(rows) == 10
+    for row in ("resnet9-direct", "resnet9-sep", "resnet9-emb"):
+        assert rows[row]["status"] == "" and 0 <= rows[row]["accuracy"] <= 100
+    assert rows["fc2-direct"]["status"].startswith("not run")
+    assert rows["resnet9-emb"]["parameters"] == 98298
+
+
+def test_table1_row_says_when_its_data_is_missing(isolated, monkeypatch):
+    def missing(name, profile):
+        raise DatasetNotFoundError(f"{name} not found: set WEIGHTSPACE_DATA")
+
+    monkeypatch.setattr(table1.datasets, "load", missing)
+    result = experiments.run("neuron_embedding.table1", "full", rows=["resnet9-emb"])
+    row = {r["row"]: r for r in result.tables["table1"]}["resnet9-emb"]
+    assert "data unavailable" in row["status"] and "WEIGHTSPACE_DATA" in row["status"]
+
+
+def test_unknown_table1_row_fails_clearly(isolated):
+    with pytest.raises(ValueError, match="unknown Table 1 rows"):
+        experiments.run("neuron_embedding.table1", rows=["resnet50"])
+
+
+def test_cross_model_endpoints_are_the_two_networks(isolated, monkeypatch):
+    from weightspace.experiments.neuron_embedding import cross_model
+
+    monkeypatch.setattr(cross_model.datasets, "load_mnist", lambda profile: _fake("mnist", 256, 200))
+    ref = {"steps": 8, "batch_size": 32, "lr": 0.01, "optimizer": "adam", "schedule": "one_cycle", "eval_every": 4}
+    result = experiments.run("neuron_embedding.cross_model", reference=ref, fit_steps=20, repeats=3,
+                             fractions=[0.0, 0.5, 1.0], alphas=[0.0, 0.5, 1.0])
+    curves = result.curves
+    for row in result.tables["table3"]:
+        enc = row["row"]
+        assert curves[f"interpolation_{enc}"][0] == pytest.approx(row["target"])
+        assert curves[f"interpolation_{enc}"][-1] == pytest.approx(row["source"])
+        assert curves[f"crossover_{enc}_mean"][0] == pytest.approx(row["target"])
+        assert curves[f"crossover_{enc}_ci95"][0] == pytest.approx(0.0)
+
+
+def test_table2_rows_follow_the_dimensions(isolated, monkeypatch):
+    from weightspace.experiments.neuron_embedding import table2
+
+    monkeypatch.setattr(table2.datasets, "load_mnist", lambda profile: _fake("mnist", 256, 64))
+    ref = {"steps": 4, "batch_size": 32, "lr": 0.01, "optimizer": "adam", "schedule": "one_cycle", "eval_every": 2}
+    result = experiments.run("neuron_embedding.table2", reference=ref, fit_steps=30, dims=[16, 4])
+    rows = {r["row"]: r for r in result.tables["table2"]}
+    assert rows["d16"]["parameters"] == 1194 * 16 and rows["d4"]["parameters"] == 4776
+    assert rows["d16"]["mse"] < rows["d4"]["mse"]

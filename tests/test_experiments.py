@@ -17,12 +17,6 @@ def _fake(name, n_train=64, n_eval=32):
                      {"dataset": name, "split": f"synthetic {name}-shaped data (test)"})
 
 
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("WEIGHTSPACE_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("WEIGHTSPACE_CHECKPOINTS", str(tmp_path / "checkpoints"))
-
-
 @pytest.mark.parametrize("name", experiments.names())
 @pytest.mark.parametrize("profile", ["quick", "full"])
 def test_every_config_is_a_valid_recipe(name, profile):

@@ -15,13 +15,6 @@ from weightspace.training import TrainConfig, train_classifier
 
 
 @pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("WEIGHTSPACE_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("WEIGHTSPACE_CHECKPOINTS", str(tmp_path / "checkpoints"))
-    return tmp_path
-
-
-@pytest.fixture
 def toy_experiment(monkeypatch):
     module = types.ModuleType("toy")
     module.TITLE = "toy"
@@ -150,3 +143,22 @@ def test_cli_runs_an_experiment(isolated, toy_experiment, capsys):
     assert main(["run", "toy.exp", "--seed", "2", "--set", "n=5"]) == 0
     stored = json.loads(results.result_path("quick", "toy.exp").read_text())
     assert stored["seed"] == 2 and stored["config"]["n"] == 5
+
+
+def test_artifacts_are_made_once_and_never_cached_in_verification(isolated, monkeypatch):
+    calls = []
+
+    def make():
+        calls.append(1)
+        return {"w": torch.ones(2)}
+
+    first = results.load_or_make("toy", {"a": 1}, make)
+    second = results.load_or_make("toy", {"a": 1}, make)
+    assert len(calls) == 1 and torch.equal(first["w"], second["w"])
+    results.load_or_make("toy", {"a": 2}, make)
+    assert len(calls) == 2
+    monkeypatch.setenv("WEIGHTSPACE_VERIFY", "1")
+    results.load_or_make("toy", {"a": 1}, make)
+    results.load_or_make("toy", {"a": 3}, make)
+    assert len(calls) == 4
+    assert len(list((isolated / "cache" / "toy").iterdir())) == 2

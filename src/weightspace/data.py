@@ -196,11 +196,3 @@ def load(name: str, profile: str = "quick", root: str | os.PathLike | None = Non
         return load_cifar(name, root, download)
     raise ValueError(f"unknown dataset {name!r}: choose one of mnist, {', '.join(CIFAR_STATS)}")
 
-
-def batches(split: Split, batch_size: int, generator: torch.Generator | None = None):
-    """Yield ``(x, y)`` mini-batches; shuffled when ``generator`` is given."""
-    n = len(split)
-    order = torch.randperm(n, generator=generator, device="cpu") if generator is not None else torch.arange(n)
-    for start in range(0, n, batch_size):
-        idx = order[start : start + batch_size].to(split.x.device)
-        yield split.x[idx], split.y[idx]

@@ -81,11 +81,6 @@ def _cell(value: object) -> object:
     return value
 
 
-def rounded(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """A copy with floats rounded for printing (what nbval checks)."""
-    return df.round(digits)
-
-
 def provenance_table(results: Sequence[Result] | None = None) -> pd.DataFrame:
     """Every stored result with the facts needed to trust it."""
     rows = []

@@ -40,6 +40,16 @@ def results_dir() -> Path:
     return Path(os.environ.get("WEIGHTSPACE_RESULTS", project_root() / "results"))
 
 
+def cache_dir() -> Path:
+    """``$WEIGHTSPACE_CACHE`` if set, else ``<project>/.cache/weightspace``: artifacts shared between runs."""
+    return Path(os.environ.get("WEIGHTSPACE_CACHE", project_root() / ".cache" / "weightspace"))
+
+
+def verifying() -> bool:
+    """``WEIGHTSPACE_VERIFY=1``: recompute everything, read no cache, write no result (nbval's mode)."""
+    return os.environ.get("WEIGHTSPACE_VERIFY") == "1"
+
+
 def checkpoints_dir() -> Path:
     """``$WEIGHTSPACE_CHECKPOINTS`` if set, else ``<project>/checkpoints`` (not committed)."""
     return Path(os.environ.get("WEIGHTSPACE_CHECKPOINTS", project_root() / "checkpoints"))
@@ -166,6 +176,21 @@ def provenance(device: str | torch.device, started: float) -> dict[str, Any]:
         "wall_time_s": round(time.time() - started, 2),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def load_or_make(kind: str, config: dict[str, Any], make: Callable[[], Any]) -> Any:
+    """An artifact (e.g. a trained network's state dict) keyed by ``config`` hash: loaded if cached, else made.
+
+    Used for inputs several experiments share, such as the reference network that
+    Table 2 fits and Table 3 uses as its target, so it is trained once.
+    """
+    path = cache_dir() / kind / f"{config_hash(config)}.pt"
+    if path.exists() and not verifying():
+        return torch.load(path, weights_only=False)
+    artifact = make()
+    if not verifying():
+        atomic_write(path, lambda tmp: torch.save(artifact, tmp))
+    return artifact
 
 
 class Checkpoint:

@@ -10,7 +10,6 @@ notebooks both call :func:`run`.
 from __future__ import annotations
 
 import importlib
-import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 
 from weightspace.profiles import check_profile
-from weightspace.results import Checkpoint, Result, config_hash, load_result, provenance, save_result
+from weightspace.results import Checkpoint, Result, config_hash, load_result, provenance, save_result, verifying
 
 REGISTRY: dict[str, str] = {
     "neuron_embedding.table1": "weightspace.experiments.neuron_embedding.table1",
@@ -100,7 +99,7 @@ def run(name: str, profile: str = "quick", seed: int = 0, device: str | torch.de
     sets for nbval) every run is recomputed and nothing is written, so the checked
     notebook outputs are compared against a fresh computation.
     """
-    if os.environ.get("WEIGHTSPACE_VERIFY") == "1":
+    if verifying():
         recompute, save = True, False
     module = get(name)
     cfg = config(name, profile, **overrides)

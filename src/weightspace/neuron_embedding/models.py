@@ -18,7 +18,6 @@ from torch import nn
 from weightspace.neuron_embedding.layers import BlueprintConv2d, Kernel, NeuronEmbeddingLinear, NeuronSet
 
 ENCODINGS = ("direct", "sep", "emb")
-Units = "int | NeuronSet"
 
 
 class Encoder:

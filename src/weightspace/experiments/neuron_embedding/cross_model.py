@@ -22,19 +22,16 @@ import torch
 
 from weightspace import data as datasets
 from weightspace.experiments import Outputs, RunContext, seed_everything
+from weightspace.experiments.neuron_embedding import mnist_recipe, trained_reference
 from weightspace.neuron_embedding.models import FC2_SIZES, FCNet
 from weightspace.neuron_embedding.transfer import accuracy_of_states, crossover_states, fit_embeddings, interpolate
-from weightspace.training import TrainConfig, evaluate, train_classifier
+from weightspace.training import evaluate
 
 TITLE = "Neuron embeddings, Table 3 and Figs. 3-4: interpolation and neuron transplant"
 
 
 def config(profile: str) -> dict[str, Any]:
-    reference = {"steps": 2000, "batch_size": 1000, "lr": 0.01, "optimizer": "adam", "schedule": "one_cycle",
-                 "eval_every": 100}
-    if profile == "quick":
-        reference = {**reference, "steps": 400, "batch_size": 500, "eval_every": 50}
-    return {"reference": reference, "dim": 64, "fit_steps": 2000, "fit_lr": 0.002, "plateau": True,
+    return {"reference": mnist_recipe(profile), "dim": 64, "fit_steps": 2000, "fit_lr": 0.002, "plateau": True,
             "alphas": [round(0.05 * i, 2) for i in range(21)], "fractions": [round(0.1 * i, 1) for i in range(11)],
             "repeats": 10}
 
@@ -50,11 +47,8 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     data = datasets.load_mnist(ctx.profile).to(ctx.device)
     direct, emb, base = {}, {}, {}
     for k, role in enumerate(("target", "source")):
+        direct[role], _ = trained_reference(ctx, data, cfg["reference"], seed=ctx.seed * 1000 + k)
         seed_everything(ctx.seed * 1000 + k)
-        net = FCNet(FC2_SIZES, "direct").to(ctx.device)
-        train_classifier(net, data, TrainConfig(**cfg["reference"]), seed=ctx.seed * 1000 + k,
-                         checkpoint=ctx.checkpoint(role), desc=role)
-        direct[role] = net
         emb[role] = FCNet(FC2_SIZES, "emb", cfg["dim"]).to(ctx.device)
     fit_embeddings(emb["target"], direct["target"], cfg["fit_steps"], cfg["fit_lr"], plateau=cfg["plateau"],
                    desc="fit target")

@@ -17,6 +17,7 @@ from typing import Any
 from weightspace import data as datasets
 from weightspace.data import DatasetNotFoundError
 from weightspace.experiments import Outputs, RunContext, seed_everything
+from weightspace.experiments.neuron_embedding import mnist_recipe
 from weightspace.neuron_embedding.models import TABLE1_MODELS, build, paper_parameter_count
 from weightspace.training import TrainConfig, train_classifier
 
@@ -25,15 +26,13 @@ MNIST_ROWS = [r for r, (ds, _) in TABLE1_MODELS.items() if ds == "mnist"]
 
 
 def config(profile: str) -> dict[str, Any]:
-    mnist = {"steps": 2000, "batch_size": 1000, "lr": 0.01, "optimizer": "adam", "schedule": "one_cycle",
-             "eval_every": 100}
+    mnist = mnist_recipe(profile)
     cifar = {"steps": 2000, "batch_size": 512, "lr": 2e-4, "optimizer": "sgd", "schedule": "linear",
              "eval_every": 100}
     if profile == "quick":
+        conv = {**mnist, "steps": 100, "batch_size": 100, "eval_every": 25}
         return {"rows": MNIST_ROWS, "dim_fc": 64, "dim_conv": 48,
-                "recipes": {"mnist-fc": {**mnist, "steps": 400, "batch_size": 500, "eval_every": 50},
-                            "mnist-conv": {**mnist, "steps": 100, "batch_size": 100, "eval_every": 25},
-                            "cifar10": cifar}}
+                "recipes": {"mnist-fc": mnist, "mnist-conv": conv, "cifar10": cifar}}
     return {"rows": list(TABLE1_MODELS), "dim_fc": 64, "dim_conv": 48,
             "recipes": {"mnist-fc": mnist, "mnist-conv": mnist, "cifar10": cifar}}
 

@@ -15,31 +15,26 @@ import torch
 
 from weightspace import data as datasets
 from weightspace.experiments import Outputs, RunContext, seed_everything
+from weightspace.experiments.neuron_embedding import mnist_recipe, trained_reference
 from weightspace.neuron_embedding.models import FC2_SIZES, FCNet, paper_parameter_count
 from weightspace.neuron_embedding.transfer import fit_embeddings, weight_mse
-from weightspace.training import TrainConfig, evaluate, train_classifier
+from weightspace.training import evaluate
 
 TITLE = "Neuron embeddings, Table 2: compression ability vs embedding dimension"
 
 
 def config(profile: str) -> dict[str, Any]:
-    reference = {"steps": 2000, "batch_size": 1000, "lr": 0.01, "optimizer": "adam", "schedule": "one_cycle",
-                 "eval_every": 100}
-    if profile == "quick":
-        reference = {**reference, "steps": 400, "batch_size": 500, "eval_every": 50}
-    return {"dims": [64, 32, 16, 8, 4], "reference": reference, "fit_steps": 2000, "fit_lr": 0.002,
+    return {"dims": [64, 32, 16, 8, 4], "reference": mnist_recipe(profile), "fit_steps": 2000, "fit_lr": 0.002,
             "plateau": True}
 
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     data = datasets.load_mnist(ctx.profile).to(ctx.device)
-    reference = FCNet(FC2_SIZES, "direct").to(ctx.device)
-    trained = train_classifier(reference, data, TrainConfig(**cfg["reference"]), seed=ctx.seed,
-                               checkpoint=ctx.checkpoint("reference"), desc="reference")
+    reference, trained = trained_reference(ctx, data, cfg["reference"], seed=ctx.seed * 1000)
     weights = torch.cat([w.detach().flatten() for w in reference.weights()])
-    table = [{"row": "reference", "parameters": paper_parameter_count(reference), "accuracy": trained.accuracy,
-              "loss": trained.loss, "mse": None}]
-    curves: dict[str, Any] = {"reference": trained.curve}
+    table = [{"row": "reference", "parameters": paper_parameter_count(reference), "accuracy": trained["accuracy"],
+              "loss": trained["loss"], "mse": None}]
+    curves: dict[str, Any] = {"reference": trained["curve"]}
     for d in cfg["dims"]:
         seed_everything(ctx.seed * 1000 + d)
         model = FCNet(FC2_SIZES, "emb", d).to(ctx.device)
@@ -49,7 +44,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         table.append({"row": f"d{d}", "dim": d, "parameters": paper_parameter_count(model), "accuracy": acc,
                       "loss": loss, "mse": weight_mse(model, reference), "fit_loss": losses[-1]})
         curves[f"d{d}"] = losses[:: max(1, len(losses) // 200)]
-    return Outputs(metrics={"reference_accuracy": trained.accuracy,
+    return Outputs(metrics={"reference_accuracy": trained["accuracy"],
                             "weight_mean_square": (weights**2).mean().item(),
                             **{r["row"]: r["accuracy"] for r in table[1:]}},
                    tables={"table2": table}, curves=curves, data=data.description)

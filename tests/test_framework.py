@@ -162,3 +162,13 @@ def test_artifacts_are_made_once_and_never_cached_in_verification(isolated, monk
     results.load_or_make("toy", {"a": 3}, make)
     assert len(calls) == 4
     assert len(list((isolated / "cache" / "toy").iterdir())) == 2
+
+
+def test_quick_runs_on_one_thread_and_restores_the_setting(isolated, toy_experiment):
+    seen = []
+    compute = toy_experiment.compute
+    toy_experiment.compute = lambda cfg, ctx: (seen.append(torch.get_num_threads()), compute(cfg, ctx))[1]
+    before = torch.get_num_threads()
+    result = experiments.run("toy.exp", profile="quick")
+    assert seen == [experiments.QUICK_THREADS] and torch.get_num_threads() == before
+    assert f"{experiments.QUICK_THREADS} threads" in result.provenance["device"]

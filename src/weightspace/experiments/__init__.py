@@ -12,15 +12,21 @@ from __future__ import annotations
 import importlib
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
 from weightspace.profiles import check_profile
 from weightspace.results import Checkpoint, Result, config_hash, load_result, provenance, save_result, verifying
+
+# The quick profile computes on one CPU thread: float reductions then happen in the same
+# order on every machine, so its numbers do not depend on the core count, and nbval can
+# re-execute notebooks in parallel without oversubscribing the cores.
+QUICK_THREADS = 1
 
 REGISTRY: dict[str, str] = {
     "neuron_embedding.table1": "weightspace.experiments.neuron_embedding.table1",
@@ -75,6 +81,18 @@ def config(name: str, profile: str = "quick", **overrides: Any) -> dict[str, Any
     return {**cfg, **overrides}
 
 
+@contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` intra-op CPU threads (``None``: leave torch's setting)."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -110,10 +128,11 @@ def run(name: str, profile: str = "quick", seed: int = 0, device: str | torch.de
         return cached
     seed_everything(seed)
     started = time.time()
-    out = module.compute(cfg, RunContext(name, profile, seed, dev, digest))
+    with cpu_threads(QUICK_THREADS if profile == "quick" else None):
+        out = module.compute(cfg, RunContext(name, profile, seed, dev, digest))
+        record = provenance(dev, started)
     result = Result(experiment=name, profile=profile, seed=seed, config=cfg, config_hash=digest,
-                    metrics=out.metrics, tables=out.tables, curves=out.curves, data=out.data,
-                    provenance=provenance(dev, started))
+                    metrics=out.metrics, tables=out.tables, curves=out.curves, data=out.data, provenance=record)
     if save:
         save_result(result)
     return result

@@ -171,4 +171,4 @@ def test_quick_runs_on_one_thread_and_restores_the_setting(isolated, toy_experim
     before = torch.get_num_threads()
     result = experiments.run("toy.exp", profile="quick")
     assert seen == [experiments.QUICK_THREADS] and torch.get_num_threads() == before
-    assert f"{experiments.QUICK_THREADS} threads" in result.provenance["device"]
+    assert f"{experiments.QUICK_THREADS} of " in result.provenance["device"]

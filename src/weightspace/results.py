@@ -85,12 +85,22 @@ def git_commit() -> str:
     return sha + ("-dirty" if dirty else "")
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_name(device: str | torch.device) -> str:
-    """A human-readable name for the device a run used."""
+    """A human-readable name for the device a run used (CPU model and thread count on CPU)."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return f"{_cpu_model()}, {torch.get_num_threads()} of {os.cpu_count()} cores"
 
 
 @dataclass

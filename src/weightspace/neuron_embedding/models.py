@@ -10,7 +10,7 @@ affine parameters or running statistics, as the authors' models do
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Sequence, Union
 
 import torch
 from torch import nn
@@ -18,6 +18,7 @@ from torch import nn
 from weightspace.neuron_embedding.layers import BlueprintConv2d, Kernel, NeuronEmbeddingLinear, NeuronSet
 
 ENCODINGS = ("direct", "sep", "emb")
+Units = Union[int, NeuronSet]  # a channel count (direct, sep) or a neuron set (emb)
 
 
 class Encoder:
@@ -41,21 +42,21 @@ class Encoder:
         return s
 
     @staticmethod
-    def size(units) -> int:
+    def size(units: Units) -> int:
         return units.num if isinstance(units, NeuronSet) else int(units)
 
-    def inputs(self, num: int, init: str = "normal"):
+    def inputs(self, num: int, init: str = "normal") -> Units:
         """The network's input units (learned input embeddings for ``emb``)."""
         return self._set(num, None, init) if self.encoding == "emb" else num
 
-    def linear(self, src, num: int) -> tuple[nn.Module, object]:
+    def linear(self, src: Units, num: int) -> tuple[nn.Module, Units]:
         """A fully connected layer ``src -> num`` with bias (neuron-embedding for ``emb``)."""
         if self.encoding == "emb":
             dst = self._set(num, self.size(src), "normal")
             return NeuronEmbeddingLinear(src, dst, self.sigma), dst
         return nn.Linear(self.size(src), num), num
 
-    def conv(self, src, channels: int, kernel_size: int, padding: int = 0) -> tuple[nn.Module, object]:
+    def conv(self, src: Units, channels: int, kernel_size: int, padding: int = 0) -> tuple[nn.Module, Units]:
         """A k x k convolution ``src -> channels`` with one bias per output channel.
 
         For ``sep``/``emb`` the bias sits on the depthwise half. The authors' models
@@ -193,12 +194,12 @@ class ResNet9(EncodedModel):
         enc = Encoder(encoding, dim, sigma)
         units = enc.inputs(3, init="uniform")
 
-        def block(src, channels: int, pool: bool):
+        def block(src: Units, channels: int, pool: bool) -> tuple[nn.Module, Units]:
             conv, dst = enc.conv(src, channels, 3, padding=1)
             layers = [conv, _bn(channels), nn.ReLU()] + ([nn.MaxPool2d(2)] if pool else [])
             return nn.Sequential(*layers), dst
 
-        def residual(src):
+        def residual(src: Units) -> Residual:
             a, mid = block(src, Encoder.size(src), False)
             b, _ = block(mid, Encoder.size(src), False)
             return Residual(nn.Sequential(a, b))

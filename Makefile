@@ -20,11 +20,13 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-## Run every notebook at the quick profile in place (papermill is the only executor).
+## Run every notebook in place (papermill is the only executor). The notebooks'
+## defaults are the quick profile; `make notebooks PROFILE=full` injects another.
+PROFILE_PARAM := $(if $(filter-out quick,$(PROFILE)),-p profile $(PROFILE))
 notebooks: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \
 	  echo "papermill $$nb"; \
-	  $(BIN)/papermill --log-level WARNING -k python3 --cwd "$$(dirname $$nb)" -p profile $(PROFILE) "$$nb" "$$nb" || exit 1; \
+	  $(BIN)/papermill --log-level WARNING -k python3 --cwd "$$(dirname $$nb)" $(PROFILE_PARAM) "$$nb" "$$nb" || exit 1; \
 	done
 
 ## Build the site from the committed notebooks (no execution); a warning fails it.

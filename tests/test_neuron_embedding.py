@@ -142,3 +142,14 @@ def test_fitting_with_frozen_inputs_keeps_the_shared_input_embeddings():
     assert torch.equal(model.neurons[0].embedding, inputs)
     with pytest.raises(ValueError, match="sizes differ"):
         fit_embeddings(FCNet((10, 7, 3), "emb", 4), reference, steps=1)
+
+
+def test_input_embeddings_can_be_shared_between_models():
+    a = FCNet((12, 9, 4), "emb", 6)
+    b = FCNet((12, 9, 4), "emb", 6, inputs=a.neurons[0])
+    assert b.neurons[0].embedding.data_ptr() == a.neurons[0].embedding.data_ptr()
+    assert b.neurons[1].embedding.data_ptr() != a.neurons[1].embedding.data_ptr()
+    with pytest.raises(ValueError, match="shared input embeddings are 12 x 6"):
+        FCNet((12, 9, 4), "emb", 5, inputs=a.neurons[0])
+    with pytest.raises(ValueError, match="only an 'emb' FCNet"):
+        FCNet((12, 9, 4), "direct", inputs=a.neurons[0])

@@ -61,8 +61,8 @@ def comparison_table(references: Sequence[Reference], result: Result, table: str
 
 
 def side_by_side(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """A comparison table pivoted to one line per paper row: for each metric, paper | full | this run."""
-    value_cols = [c for c in df.columns if c in ("paper", "full (ours)") or c.startswith("this run")]
+    """A comparison table pivoted to one line per paper row: for each metric, paper | full | this run | difference."""
+    value_cols = [c for c in df.columns if c in ("paper", "full (ours)", "difference") or c.startswith("this run")]
     wide = df.pivot_table(index="row", columns="metric", values=value_cols, sort=False, dropna=False)
     wide = wide.swaplevel(0, 1, axis=1)
     metrics = list(dict.fromkeys(df["metric"]))

@@ -45,9 +45,20 @@ class Encoder:
     def size(units: Units) -> int:
         return units.num if isinstance(units, NeuronSet) else int(units)
 
-    def inputs(self, num: int, init: str = "normal") -> Units:
-        """The network's input units (learned input embeddings for ``emb``)."""
-        return self._set(num, None, init) if self.encoding == "emb" else num
+    def inputs(self, num: int, init: str = "normal", shared: NeuronSet | None = None) -> Units:
+        """The network's input units: learned input embeddings for ``emb``.
+
+        ``shared``: use this existing set (the same tensors) instead of a new one, so
+        models trained on one dataset can share their input embeddings (Section 3).
+        """
+        if self.encoding != "emb":
+            return num
+        if shared is None:
+            return self._set(num, None, init)
+        if (shared.num, shared.dim) != (num, self.dim):
+            raise ValueError(f"shared input embeddings are {shared.num} x {shared.dim}, need {num} x {self.dim}")
+        self.neurons.append(shared)
+        return shared
 
     def linear(self, src: Units, num: int) -> tuple[nn.Module, Units]:
         """A fully connected layer ``src -> num`` with bias (neuron-embedding for ``emb``)."""
@@ -93,17 +104,23 @@ class EncodedModel(nn.Module):
 
 
 class FCNet(EncodedModel):
-    """Fully connected ReLU network with layer sizes ``sizes`` (input first)."""
+    """Fully connected ReLU network with layer sizes ``sizes`` (input first).
+
+    ``inputs``: an ``emb`` model's input embeddings taken from another model (shared
+    tensors, not a copy), e.g. ``FCNet(sizes, "emb", 64, inputs=other.neurons[0])``.
+    """
 
     def __init__(self, sizes: Sequence[int], encoding: str = "direct", dim: int | None = 64,
-                 sigma: Kernel | None = None) -> None:
+                 sigma: Kernel | None = None, inputs: NeuronSet | None = None) -> None:
         super().__init__()
         if len(sizes) < 2:
             raise ValueError(f"an FCNet needs at least two layer sizes, got {list(sizes)}")
         if encoding == "sep":
             raise ValueError("the 'sep' encoding applies to convolutions only; use 'direct' or 'emb' for FCNet")
+        if inputs is not None and encoding != "emb":
+            raise ValueError("only an 'emb' FCNet has input embeddings to share")
         enc = Encoder(encoding, dim, sigma)
-        units = enc.inputs(sizes[0])
+        units = enc.inputs(sizes[0], shared=inputs)
         layers = []
         for n in sizes[1:]:
             layer, units = enc.linear(units, n)

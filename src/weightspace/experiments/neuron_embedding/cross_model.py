@@ -1,9 +1,9 @@
 """Section 4.3: cross-model compatibility. Table 3, Fig. 3 (interpolation), Fig. 4 (crossover).
 
 Two direct 784-400-10 networks (target, source) are trained from different seeds.
-A neuron-embedding network is fitted to the target (eq. 4); its learned input
-embeddings are copied into the source's embedding network, which is then fitted
-to the source with those inputs frozen, so both share a common input basis.
+A neuron-embedding network is fitted to the target (eq. 4); the source's embedding
+network is built on the target's learned input embeddings (shared, and frozen while
+it is fitted to the source), so both have a common input basis.
 
 * Fig. 3: accuracy along the straight line between the two networks, in weights
   (direct) or in embeddings (neuron embedding), neurons paired in stored order.
@@ -48,12 +48,12 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     direct, emb, base = {}, {}, {}
     for k, role in enumerate(("target", "source")):
         direct[role], _ = trained_reference(ctx, data, cfg["reference"], seed=ctx.seed * 1000 + k)
-        seed_everything(ctx.seed * 1000 + k)
-        emb[role] = FCNet(FC2_SIZES, "emb", cfg["dim"]).to(ctx.device)
+    seed_everything(ctx.seed * 1000)
+    emb["target"] = FCNet(FC2_SIZES, "emb", cfg["dim"]).to(ctx.device)
     fit_embeddings(emb["target"], direct["target"], cfg["fit_steps"], cfg["fit_lr"], plateau=cfg["plateau"],
                    desc="fit target")
-    with torch.no_grad():
-        emb["source"].neurons[0].embedding.copy_(emb["target"].neurons[0].embedding)
+    seed_everything(ctx.seed * 1000 + 1)
+    emb["source"] = FCNet(FC2_SIZES, "emb", cfg["dim"], inputs=emb["target"].neurons[0]).to(ctx.device)
     fit_embeddings(emb["source"], direct["source"], cfg["fit_steps"], cfg["fit_lr"], freeze_inputs=True,
                    plateau=cfg["plateau"], desc="fit source")
 

@@ -30,7 +30,7 @@ def config(profile: str) -> dict[str, Any]:
     cifar = {"steps": 2000, "batch_size": 512, "lr": 2e-4, "optimizer": "sgd", "schedule": "linear",
              "eval_every": 100}
     if profile == "quick":
-        conv = {**mnist, "steps": 100, "batch_size": 100, "eval_every": 50}
+        conv = {**mnist, "steps": 80, "batch_size": 100, "eval_every": 40}
         return {"rows": MNIST_ROWS, "dim_fc": 64, "dim_conv": 48,
                 "recipes": {"mnist-fc": mnist, "mnist-conv": conv, "cifar10": cifar}}
     return {"rows": list(TABLE1_MODELS), "dim_fc": 64, "dim_conv": 48,

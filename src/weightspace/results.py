@@ -73,13 +73,18 @@ def config_hash(config: dict[str, Any]) -> str:
 
 
 def git_commit() -> str:
-    """The project's current commit (with ``-dirty`` if the tree has changes), or ``unknown``."""
+    """The project's current commit, ``-dirty`` if the library or its pins differ from it; or ``unknown``.
+
+    Only the files that can change a result count (``src/``, ``pyproject.toml``,
+    ``requirements.txt``): re-executing notebooks does not make a result dirty.
+    """
     root = project_root()
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src",
+                                "pyproject.toml", "requirements.txt"], cwd=root, capture_output=True, text=True,
+                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return sha + ("-dirty" if dirty else "")

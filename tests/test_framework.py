@@ -45,6 +45,8 @@ def test_run_writes_a_result_with_provenance_and_reuses_it(isolated, toy_experim
     assert toy_experiment.calls == 2
     other = experiments.run("toy.exp", seed=1)
     assert other.config_hash != first.config_hash and toy_experiment.calls == 3
+    assert json.loads(path.read_text())["seed"] == 0, "another seed must not overwrite seed 0's result"
+    assert results.load_result("quick", "toy.exp", seed=1).config_hash == other.config_hash
 
 
 def test_same_seed_gives_the_same_numbers(isolated, toy_experiment):
@@ -141,7 +143,7 @@ def test_cli_lists_and_reports_errors(capsys):
 
 def test_cli_runs_an_experiment(isolated, toy_experiment, capsys):
     assert main(["run", "toy.exp", "--seed", "2", "--set", "n=5"]) == 0
-    stored = json.loads(results.result_path("quick", "toy.exp").read_text())
+    stored = json.loads(results.result_path("quick", "toy.exp", seed=2).read_text())
     assert stored["seed"] == 2 and stored["config"]["n"] == 5
 
 
@@ -172,3 +174,24 @@ def test_quick_runs_on_one_thread_and_restores_the_setting(isolated, toy_experim
     result = experiments.run("toy.exp", profile="quick")
     assert seen == [experiments.QUICK_THREADS] and torch.get_num_threads() == before
     assert f"{experiments.QUICK_THREADS} of " in result.provenance["device"]
+
+
+def test_reference_tables_skip_unprinted_values_and_check_their_width():
+    from weightspace.report import references
+
+    refs = references("Table 9", ("a", "b"), [("r1", "Row 1", 1.0, None), ("r2", "Row 2", 2.0, 3.0)])
+    assert [(r.row, r.metric, r.value) for r in refs] == [("r1", "a", 1.0), ("r2", "a", 2.0), ("r2", "b", 3.0)]
+    with pytest.raises(ValueError):
+        references("Table 9", ("a", "b"), [("r1", "Row 1", 1.0)])
+
+
+def test_comparison_table_puts_paper_full_and_this_run_side_by_side(isolated, toy_experiment):
+    from weightspace.report import Reference, comparison_table
+
+    quick = experiments.run("toy.exp")
+    full = experiments.run("toy.exp", profile="full")
+    table = comparison_table([Reference("Table 9", "a", "x", 0.5), Reference("Table 9", "b", "x", 2.0)], quick, "t")
+    assert list(table["paper"]) == [0.5, 2.0]
+    assert table.loc[0, "this run (quick)"] == 1.0 and table.loc[0, "difference"] == 0.5
+    assert table.loc[0, "full (ours)"] == full.tables["t"][0]["x"]
+    assert table.loc[1, "note"] == "not in this run"

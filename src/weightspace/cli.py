@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, ValueError, RuntimeError, FileNotFoundError) as err:
         print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
-    print(f"{args.name} [{args.profile}, seed {args.seed}] -> {result_path(args.profile, args.name)}")
+    print(f"{args.name} [{args.profile}, seed {args.seed}] -> {result_path(args.profile, args.name, args.seed)}")
     for key, value in result.metrics.items():
         print(f"  {key}: {value}")
     return 0

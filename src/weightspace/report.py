@@ -28,6 +28,13 @@ class Reference:
     label: str = ""
 
 
+def references(source: str, metrics: Sequence[str], rows: Sequence[tuple]) -> list[Reference]:
+    """References for a printed table: ``rows`` of ``(row, label, value per metric...)``; ``None`` = not printed."""
+    return [Reference(source, row, metric, value, label)
+            for row, label, *values in rows
+            for metric, value in zip(metrics, values, strict=True) if value is not None]
+
+
 def _lookup(result: Result | None, table: str, row: str, metric: str) -> tuple[float, str]:
     if result is None:
         return np.nan, ""
@@ -47,7 +54,7 @@ def comparison_table(references: Sequence[Reference], result: Result, table: str
     this run minus the paper. A row this run could not compute says why in ``note``.
     """
     if full is True:
-        full = load_result("full", result.experiment) if result.profile != "full" else None
+        full = load_result("full", result.experiment, result.seed) if result.profile != "full" else None
     records = []
     for ref in references:
         ours, note = _lookup(result, table, ref.row, ref.metric)

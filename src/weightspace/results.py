@@ -141,10 +141,11 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in a result")
 
 
-def result_path(profile: str, experiment: str, root: Path | None = None) -> Path:
-    """``results/<profile>/<paper>/<section>.json`` for an experiment named ``paper.section``."""
+def result_path(profile: str, experiment: str, seed: int = 0, root: Path | None = None) -> Path:
+    """``results/<profile>/<paper>/<section>.json`` for experiment ``paper.section`` (``-seed<S>`` for S != 0)."""
     paper, _, section = experiment.partition(".")
-    return (root or results_dir()) / profile / paper / f"{section}.json"
+    suffix = f"-seed{seed}" if seed else ""
+    return (root or results_dir()) / profile / paper / f"{section}{suffix}.json"
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -162,15 +163,15 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
 def save_result(result: Result, root: Path | None = None) -> Path:
     """Write a result JSON atomically; return its path."""
-    path = result_path(result.profile, result.experiment, root)
+    path = result_path(result.profile, result.experiment, result.seed, root)
     text = result.to_json()
     atomic_write(path, lambda tmp: tmp.write_text(text + "\n"))
     return path
 
 
-def load_result(profile: str, experiment: str, root: Path | None = None) -> Result | None:
-    """The stored result of an experiment at a profile, or ``None``."""
-    path = result_path(profile, experiment, root)
+def load_result(profile: str, experiment: str, seed: int = 0, root: Path | None = None) -> Result | None:
+    """The stored result of an experiment at a profile and seed, or ``None``."""
+    path = result_path(profile, experiment, seed, root)
     return Result.from_json(path.read_text()) if path.exists() else None
 
 

@@ -123,7 +123,7 @@ def run(name: str, profile: str = "quick", seed: int = 0, device: str | torch.de
     cfg = config(name, profile, **overrides)
     dev = resolve_device(device)
     digest = config_hash({"experiment": name, "profile": profile, "seed": seed, **cfg})
-    cached = load_result(profile, name)
+    cached = load_result(profile, name, seed)
     if cached is not None and cached.config_hash == digest and not recompute:
         return cached
     seed_everything(seed)

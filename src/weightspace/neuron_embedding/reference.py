@@ -1,6 +1,6 @@
 """The neuron-embedding paper's printed numbers, each with its table and row."""
 
-from weightspace.report import Reference
+from weightspace.report import Reference, references
 
 _T1 = [  # row, label, parameters, accuracy (%), CE loss
     ("fc2-direct", "MNIST FC 2-layer (direct)", 318010, 98.05, 0.0672),
@@ -14,9 +14,7 @@ _T1 = [  # row, label, parameters, accuracy (%), CE loss
     ("resnet9-sep", "CIFAR-10 ResNet9 (sep.)", 287818, 88.21, 0.4312),
     ("resnet9-emb", "CIFAR-10 ResNet9 (emb.)", 98298, 86.90, 0.4469),
 ]
-TABLE1 = [Reference("Table 1", row, metric, value, label)
-          for row, label, *values in _T1
-          for metric, value in zip(("parameters", "accuracy", "loss"), values)]
+TABLE1 = references("Table 1", ("parameters", "accuracy", "loss"), _T1)
 
 _T2 = [  # row, label, free parameters, accuracy (%), weight MSE
     ("reference", "Reference (direct)", 318010, 97.48, None),
@@ -26,9 +24,7 @@ _T2 = [  # row, label, free parameters, accuracy (%), weight MSE
     ("d8", "Neuron embedding (8 dims)", 9552, 65.61, 0.00177),
     ("d4", "Neuron embedding (4 dims)", 4776, 20.72, 0.00414),
 ]
-TABLE2 = [Reference("Table 2", row, metric, value, label)
-          for row, label, *values in _T2
-          for metric, value in zip(("parameters", "accuracy", "mse"), values) if value is not None]
+TABLE2 = references("Table 2", ("parameters", "accuracy", "mse"), _T2)
 REFERENCE_WEIGHT_MEAN_SQUARE = Reference("Section 4.2", "reference", "weight_mean_square", 0.0152,
                                          "Mean-squared amplitude of the reference weights")
 
@@ -36,6 +32,4 @@ _T3 = [  # row, label, target, source, 50% crossover, 100% crossover (accuracy %
     ("direct", "Direct encoding", 97.48, 97.66, 61.73, 9.83),
     ("emb", "Neuron embedding", 97.38, 97.41, 92.83, 79.03),
 ]
-TABLE3 = [Reference("Table 3", row, metric, value, label)
-          for row, label, *values in _T3
-          for metric, value in zip(("target", "source", "crossover_50", "crossover_100"), values)]
+TABLE3 = references("Table 3", ("target", "source", "crossover_50", "crossover_100"), _T3)

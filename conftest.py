@@ -1,0 +1,13 @@
+"""pytest configuration shared by the unit tests and the nbval run over notebooks/."""
+
+# nbval waits at most 5 s (hard-coded) for a kernel's remaining output messages
+# after a cell's reply. With two notebooks computing at once on a 2-core machine
+# the kernel that has just finished a long cell can take longer than that to
+# publish its final "idle" status, and nbval then fails a cell that succeeded.
+NBVAL_OUTPUT_TIMEOUT_S = 60
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if hasattr(item, "output_timeout"):
+            item.output_timeout = NBVAL_OUTPUT_TIMEOUT_S

@@ -153,3 +153,19 @@ def test_input_embeddings_can_be_shared_between_models():
         FCNet((12, 9, 4), "emb", 5, inputs=a.neurons[0])
     with pytest.raises(ValueError, match="only an 'emb' FCNet"):
         FCNet((12, 9, 4), "direct", inputs=a.neurons[0])
+
+
+def test_reordering_conv_filters_leaves_outputs_unchanged():
+    from weightspace.neuron_embedding import BlueprintConv2d
+
+    torch.manual_seed(0)
+    net = build("conv-emb").double()
+    x = torch.randn(8, 1, 28, 28, dtype=torch.float64)
+    before = net(x)
+    convs = [m for m in net.features if isinstance(m, BlueprintConv2d)]
+    # the filters of every conv but the last (whose channels are flattened into the FC input neurons)
+    for conv in convs[:-1]:
+        conv.permute_(torch.randperm(conv.depthwise.out_channels))
+    assert (net(x) - before).abs().max().item() < 1e-5
+    with pytest.raises(TypeError, match="neuron-embedding"):
+        [m for m in build("conv-sep").features if isinstance(m, BlueprintConv2d)][0].permute_(torch.arange(40))

@@ -147,3 +147,18 @@ class BlueprintConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.depthwise(self.pointwise(x))
+
+    @torch.no_grad()
+    def permute_(self, perm: torch.Tensor) -> BlueprintConv2d:
+        """Reorder the output filters in place: each filter's embedding, bias and depthwise kernel move together.
+
+        Only for a neuron-embedding pointwise part: the next layer reads the reordered
+        embeddings, so the network's function is unchanged.
+        """
+        if not isinstance(self.pointwise, NeuronEmbeddingLinear):
+            raise TypeError("only a neuron-embedding blueprint convolution can reorder its filters in place")
+        self.pointwise.target.permute_(perm)
+        self.depthwise.weight.copy_(self.depthwise.weight[perm])
+        if self.depthwise.bias is not None:
+            self.depthwise.bias.copy_(self.depthwise.bias[perm])
+        return self

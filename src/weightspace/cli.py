@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from weightspace import experiments
@@ -14,8 +15,6 @@ def _parse_override(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
     if not sep:
         raise argparse.ArgumentTypeError(f"--set takes KEY=VALUE, got {text!r}")
-    import json
-
     try:
         return key, json.loads(value)
     except json.JSONDecodeError:

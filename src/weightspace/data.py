@@ -150,11 +150,12 @@ def load_mnist(profile: str = "quick", root: str | os.PathLike | None = None, do
         full = _mnist_tensors(images, labels)
         tr, ev = order[:QUICK_TRAIN_SIZE], order[QUICK_TRAIN_SIZE:]
         train, evaluation = Split(full.x[tr], full.y[tr]), Split(full.x[ev], full.y[ev])
-        desc = "MNIST test split: 8,000 train / 2,000 eval (split seed 0)"
+        desc = (f"MNIST test split: {len(train):,} train / {len(evaluation):,} eval "
+                f"(split seed {QUICK_SPLIT_SEED})")
     else:
         train = _mnist_tensors(*_mnist_split(root, "train", download))
         evaluation = _mnist_tensors(*_mnist_split(root, "test", download))
-        desc = "MNIST: 60,000 train / 10,000 test"
+        desc = f"MNIST: {len(train):,} train / {len(evaluation):,} test"
     return ImageData("mnist", train, evaluation, 10, {"dataset": "MNIST", "split": desc,
                                                        "train": len(train), "eval": len(evaluation)})
 
@@ -183,7 +184,7 @@ def load_cifar(name: str = "cifar10", root: str | os.PathLike | None = None, dow
     train, test = (_cifar_split(name, root, t, download) for t in (True, False))
     classes = 10 if name == "cifar10" else 100
     return ImageData(name, train, test, classes, {"dataset": name.upper(),
-                                                  "split": f"{name.upper()}: 50,000 train / 10,000 test",
+                                                  "split": f"{name.upper()}: {len(train):,} train / {len(test):,} test",
                                                   "train": len(train), "eval": len(test)})
 
 

@@ -45,7 +45,7 @@ def _interval(acc: torch.Tensor) -> tuple[float, float]:
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     data = datasets.load_mnist(ctx.profile).to(ctx.device)
-    direct, emb, base = {}, {}, {}
+    direct, emb = {}, {}
     for k, role in enumerate(("target", "source")):
         direct[role], _ = trained_reference(ctx, data, cfg["reference"], seed=ctx.seed * 1000 + k)
     seed_everything(ctx.seed * 1000)
@@ -60,7 +60,6 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     fractions, repeats = cfg["fractions"], cfg["repeats"]
     table, curves = [], {"alphas": cfg["alphas"], "fractions": fractions}
     for name, nets in (("direct", direct), ("emb", emb)):
-        base[name] = {role: evaluate(net, data.eval)[0] for role, net in nets.items()}
         path = accuracy_of_states(nets["target"], interpolate(nets["target"], nets["source"], cfg["alphas"]),
                                   data.eval)
         states = crossover_states(nets["target"], nets["source"], fractions, repeats, seed=ctx.seed)
@@ -71,7 +70,8 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         curves[f"crossover_{name}_ci95"] = [h for _, h in stats]
         curves[f"crossover_{name}_all"] = acc.tolist()
         at = {f: stats[i][0] for i, f in enumerate(fractions)}
-        table.append({"row": name, "target": base[name]["target"], "source": base[name]["source"],
+        table.append({"row": name, "target": evaluate(nets["target"], data.eval)[0],
+                      "source": evaluate(nets["source"], data.eval)[0],
                       "crossover_50": at.get(0.5), "crossover_100": at.get(1.0)})
     return Outputs(metrics={f"{r['row']}_{k}": r[k] for r in table for k in ("crossover_50", "crossover_100")},
                    tables={"table3": table}, curves=curves, data=data.description)

@@ -54,6 +54,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     for i, row in enumerate(TABLE1_MODELS):
         dataset = TABLE1_MODELS[row][0]
         dim = cfg["dim_fc"] if row.startswith("fc") else cfg["dim_conv"]
+        seed_everything(ctx.seed * 1000 + i)
         model = build(row, dim)
         record = {"row": row, "dataset": dataset, "parameters": paper_parameter_count(model),
                   "parameters_all": sum(p.numel() for p in model.parameters())}
@@ -73,8 +74,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         if isinstance(loaded[dataset], DatasetNotFoundError):
             table.append({**record, "status": f"data unavailable: {loaded[dataset]}"})
             continue
-        seed_everything(ctx.seed * 1000 + i)
-        model = build(row, dim).to(ctx.device)
+        model.to(ctx.device)
         started = time.time()
         out = train_classifier(model, loaded[dataset], _recipe(cfg, row), seed=ctx.seed * 1000 + i,
                                checkpoint=ctx.checkpoint(row), desc=row)

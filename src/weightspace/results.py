@@ -55,19 +55,33 @@ def checkpoints_dir() -> Path:
     return Path(os.environ.get("WEIGHTSPACE_CHECKPOINTS", project_root() / "checkpoints"))
 
 
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """A hash of the library's source: any code change invalidates cached results."""
+def _papers() -> set[str]:
+    """The paper subpackages: those with experiments under ``weightspace/experiments``."""
+    return {p.name for p in (_PACKAGE_DIR / "experiments").iterdir() if p.is_dir() and not p.name.startswith("_")}
+
+
+@lru_cache(maxsize=None)
+def code_version(paper: str | None = None) -> str:
+    """A hash of the library's source that a result can depend on.
+
+    With ``paper``, the other papers' subpackages (``weightspace/<p>`` and
+    ``weightspace/experiments/<p>``) are left out, so work on one paper does not
+    invalidate another's results; any change to shared code invalidates them all.
+    """
+    others = _papers() - {paper} if paper else set()
     digest = hashlib.sha256()
     for path in sorted(_PACKAGE_DIR.rglob("*.py")):
-        digest.update(path.relative_to(_PACKAGE_DIR).as_posix().encode())
+        rel = path.relative_to(_PACKAGE_DIR)
+        if rel.parts[0] in others or (rel.parts[0] == "experiments" and rel.parts[1] in others):
+            continue
+        digest.update(rel.as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
-def config_hash(config: dict[str, Any]) -> str:
-    """Hash of a JSON-able config together with :func:`code_version` and the torch version."""
-    blob = json.dumps({"config": config, "code": code_version(), "torch": torch.__version__}, sort_keys=True,
+def config_hash(config: dict[str, Any], paper: str | None = None) -> str:
+    """Hash of a JSON-able config together with :func:`code_version` (of ``paper``) and the torch version."""
+    blob = json.dumps({"config": config, "code": code_version(paper), "torch": torch.__version__}, sort_keys=True,
                       default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -181,26 +195,27 @@ def all_results(root: Path | None = None) -> list[Result]:
     return [Result.from_json(p.read_text()) for p in sorted(base.glob("*/*/*.json"))]
 
 
-def provenance(device: str | torch.device, started: float) -> dict[str, Any]:
-    """Where and how a result was made."""
+def provenance(device: str | torch.device, started: float, paper: str | None = None) -> dict[str, Any]:
+    """Where and how a result (of ``paper``) was made."""
     return {
         "device": device_name(device),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "git_commit": git_commit(),
-        "code_version": code_version(),
+        "code_version": code_version(paper),
         "wall_time_s": round(time.time() - started, 2),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
 
-def load_or_make(kind: str, config: dict[str, Any], make: Callable[[], Any]) -> Any:
+def load_or_make(kind: str, config: dict[str, Any], make: Callable[[], Any], paper: str | None = None) -> Any:
     """An artifact (e.g. a trained network's state dict) keyed by ``config`` hash: loaded if cached, else made.
 
     Used for inputs several experiments share, such as the reference network that
-    Table 2 fits and Table 3 uses as its target, so it is trained once.
+    Table 2 fits and Table 3 uses as its target, so it is trained once. ``paper``
+    scopes the code hash as in :func:`code_version`.
     """
-    path = cache_dir() / kind / f"{config_hash(config)}.pt"
+    path = cache_dir() / kind / f"{config_hash(config, paper)}.pt"
     if path.exists() and not verifying():
         return torch.load(path, weights_only=False)
     artifact = make()

@@ -10,10 +10,12 @@ notebooks both call :func:`run`.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import random
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator
 
@@ -28,11 +30,25 @@ from weightspace.results import Checkpoint, Result, config_hash, load_result, pr
 # re-execute notebooks in parallel without oversubscribing the cores.
 QUICK_THREADS = 1
 
-REGISTRY: dict[str, str] = {
-    "neuron_embedding.table1": "weightspace.experiments.neuron_embedding.table1",
-    "neuron_embedding.table2": "weightspace.experiments.neuron_embedding.table2",
-    "neuron_embedding.cross_model": "weightspace.experiments.neuron_embedding.cross_model",
-}
+
+def _discover() -> dict[str, str]:
+    """Experiment name -> module path, found on disk without importing anything.
+
+    Every public module ``weightspace/experiments/<paper>/<section>.py`` is the
+    experiment ``<paper>.<section>``; code the sections of a paper share lives in
+    the paper package's ``__init__`` or in ``_``-prefixed modules.
+    """
+    found = {}
+    for paper in pkgutil.iter_modules(__path__):
+        if not paper.ispkg or paper.name.startswith("_"):
+            continue
+        for section in pkgutil.iter_modules([str(Path(__path__[0]) / paper.name)]):
+            if not section.name.startswith("_"):
+                found[f"{paper.name}.{section.name}"] = f"{__name__}.{paper.name}.{section.name}"
+    return found
+
+
+REGISTRY: dict[str, str] = _discover()
 
 
 @dataclass
@@ -122,7 +138,8 @@ def run(name: str, profile: str = "quick", seed: int = 0, device: str | torch.de
     module = get(name)
     cfg = config(name, profile, **overrides)
     dev = resolve_device(device)
-    digest = config_hash({"experiment": name, "profile": profile, "seed": seed, **cfg})
+    paper = name.split(".")[0]
+    digest = config_hash({"experiment": name, "profile": profile, "seed": seed, **cfg}, paper)
     cached = load_result(profile, name, seed)
     if cached is not None and cached.config_hash == digest and not recompute:
         return cached
@@ -130,7 +147,7 @@ def run(name: str, profile: str = "quick", seed: int = 0, device: str | torch.de
     started = time.time()
     with cpu_threads(QUICK_THREADS if profile == "quick" else None):
         out = module.compute(cfg, RunContext(name, profile, seed, dev, digest))
-        record = provenance(dev, started)
+        record = provenance(dev, started, paper)
     result = Result(experiment=name, profile=profile, seed=seed, config=cfg, config_hash=digest,
                     metrics=out.metrics, tables=out.tables, curves=out.curves, data=out.data, provenance=record)
     if save:

@@ -195,3 +195,29 @@ def test_comparison_table_puts_paper_full_and_this_run_side_by_side(isolated, to
     assert table.loc[0, "this run (quick)"] == 1.0 and table.loc[0, "difference"] == 0.5
     assert table.loc[0, "full (ours)"] == full.tables["t"][0]["x"]
     assert table.loc[1, "note"] == "not in this run"
+
+
+def test_experiments_are_discovered_per_paper_and_section():
+    assert {"neuron_embedding.table1", "neuron_embedding.table2", "neuron_embedding.cross_model"} <= set(
+        experiments.names())
+    assert all(not name.split(".")[1].startswith("_") for name in experiments.names())
+
+
+def test_code_version_of_a_paper_ignores_the_other_papers(tmp_path, monkeypatch):
+    for rel in ("core.py", "a/model.py", "b/model.py", "experiments/a/t1.py", "experiments/b/t1.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x = 1\n")
+    monkeypatch.setattr(results, "_PACKAGE_DIR", tmp_path)
+
+    def versions():
+        results.code_version.cache_clear()
+        return {p: results.code_version(p) for p in ("a", "b", None)}
+
+    before = versions()
+    (tmp_path / "b/model.py").write_text("x = 2\n")
+    after_b = versions()
+    assert after_b["a"] == before["a"] and after_b["b"] != before["b"] and after_b[None] != before[None]
+    (tmp_path / "core.py").write_text("x = 3\n")
+    after_core = versions()
+    assert all(after_core[p] != after_b[p] for p in after_core)
+    results.code_version.cache_clear()

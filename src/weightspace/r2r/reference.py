@@ -17,15 +17,15 @@ PRESERVATION = references("Section 3", ("max_error", "free_fraction"), [
 # model from scratch (widen at step 0) took 44 seconds longer"; "both networks converge to ... around 0.7".
 # relative_cost: wall time relative to widening at 0 (the report's measure; ours counts training FLOPs).
 FIG5 = references("Fig. 5", ("accuracy", "relative_cost"), [
-    ("at0", "Widen before update 0", 0.70, 1.0),
-    ("at4500", "Widen before update 4500", 0.70, 136 / 180),
+    ("quarter0", "Widen before update 0", 0.70, 1.0),
+    ("quarter3", "Widen before update 4500 (3/4 of the run)", 0.70, 136 / 180),
 ])
 
 # Section 5.2.2: "By deepening after 4500 updates, the fastest network to be trained was 142 seconds, rather than
 # the full 180 seconds to train the model from scratch."
 FIG7 = references("Fig. 7", ("relative_cost",), [
-    ("at0", "Deepen before update 0", 1.0),
-    ("at4500", "Deepen before update 4500", 142 / 180),
+    ("quarter0", "Deepen before update 0", 1.0),
+    ("quarter3", "Deepen before update 4500 (3/4 of the run)", 142 / 180),
 ])
 
 # Section 5.2.1 on Fig. 6: "R2WiderR converges at around 3000 updates, whereas the randomly initialized model has

@@ -12,6 +12,7 @@ from weightspace.training import TrainConfig, train_classifier
 R2R = [n for n in experiments.names() if n.startswith("r2r.")]
 TINY = {"steps": 4, "batch_size": 8, "lr": 0.003, "optimizer": "adam", "schedule": "constant", "weight_decay": 1e-6,
         "amsgrad": True, "eval_every": 2}
+SMALL = {"widths": [4, 8, 16], "fc": 16}  # the full-profile path with narrower networks, to keep the test fast
 
 
 def _fake(name, n_train=64, n_eval=32):
@@ -41,7 +42,7 @@ def test_all_sections_are_registered():
 
 @pytest.mark.parametrize("name", ["r2r.widen_schedule", "r2r.deepen_schedule"])
 def test_full_schedule_paths_run_on_cifar_shaped_data(isolated, cifar, name):
-    result = experiments.run(name, "full", transform_at=[0, 1, 2, 3], recipes={"train": TINY})
+    result = experiments.run(name, "full", transform_at=[0, 1, 2, 3], recipes={"train": TINY}, **SMALL)
     assert cifar == [("cifar10", "full")]
     rows = next(iter(result.tables.values()))
     assert [r["row"] for r in rows] == ["quarter0", "quarter1", "quarter2", "quarter3"]
@@ -59,7 +60,7 @@ def test_full_schedule_paths_run_on_cifar_shaped_data(isolated, cifar, name):
 
 @pytest.mark.parametrize("name", ["r2r.widen_convergence", "r2r.deepen_convergence"])
 def test_full_convergence_paths_run_on_cifar_shaped_data(isolated, cifar, name):
-    result = experiments.run(name, "full", recipes={"teacher": TINY, "student": TINY})
+    result = experiments.run(name, "full", recipes={"teacher": TINY, "student": TINY}, **SMALL)
     rows = {r["row"]: r for r in next(iter(result.tables.values()))}
     assert set(rows) == {"teacher", "r2r", "random", "net2net", "scratch"}
     teacher = rows["teacher"]["accuracy"]
@@ -72,7 +73,7 @@ def test_full_convergence_paths_run_on_cifar_shaped_data(isolated, cifar, name):
 def test_full_neuroevolution_path_runs_on_cifar_shaped_data(isolated, cifar):
     ne = {"n_initial": 2, "n_joint": 2, "k": 2, "m": 3, "iterations": 1, "tau": 0.5}
     result = experiments.run("r2r.neuroevolution", "full", ne=ne, val_size=16,
-                             recipes={"train": TINY, "ensemble": TINY})
+                             recipes={"train": TINY, "ensemble": TINY}, **SMALL)
     rows = {r["row"]: r for r in result.tables["table1"]}
     assert set(rows) == {"base", "ne_best", "coevolution_best", "coevolution_ensemble"}
     assert all(0 <= r["test_accuracy"] <= 1 for r in rows.values())

@@ -205,8 +205,8 @@ def net2deeper_all(batch_size: int = 256) -> Transform:
 
 
 def schedule_config(profile: str) -> dict[str, Any]:
-    """Figs. 5 and 7: 6000 updates with the transform before 0, 1500, 3000 or 4500 (quick: the same quarters of 400)."""
-    total = 6000 if profile == "full" else 400
+    """Figs. 5 and 7: 6000 updates with the transform before 0, 1500, 3000 or 4500 (quick: the same quarters of 360)."""
+    total = 6000 if profile == "full" else 360
     return {**data_config(profile), "transform_at": [0, total // 4, total // 2, 3 * total // 4], "init": "match",
             "recipes": {"train": recipe(profile, steps=total)}}
 
@@ -238,8 +238,8 @@ def schedule(cfg: dict[str, Any], ctx: RunContext, kind: str) -> dict[str, Any]:
 
 
 def convergence_config(profile: str) -> dict[str, Any]:
-    """Figs. 6 and 8: a teacher trained to convergence, then 7000 updates per student (quick: 480 and 400)."""
-    teacher, student = (7000, 7000) if profile == "full" else (480, 400)
+    """Figs. 6 and 8: a teacher trained to convergence, then 7000 updates per student (quick: 400 and 320)."""
+    teacher, student = (7000, 7000) if profile == "full" else (400, 320)
     return {**data_config(profile), "init": "match", "methods": list(METHODS),
             "recipes": {"teacher": recipe(profile, steps=teacher), "student": recipe(profile, steps=student)}}
 

@@ -143,18 +143,31 @@ def _train_step(net, lr=0.01):
     opt.step()
 
 
-def test_training_breaks_the_r2r_symmetry():
+@pytest.mark.parametrize("where", ["parallel", "concat", "deeper"])
+def test_training_breaks_the_r2r_symmetry(where):
     net = random_net(3)
-    student = r2_wider_r(net, 1, 0, 6, 3)
-    z = student.stages[1].blocks[0].branches[-1]
-    w, v = z.units[0].conv.weight, z.proj.weight
+    if where == "parallel":  # a new 6-channel branch on block 0 of stage 1 (6 -> 8 channels)
+        student = r2_wider_r(net, 1, 0, 6, 3)
+        z, rows = student.stages[1].blocks[0].branches[-1], slice(0, 6)
+    elif where == "concat":  # 6 channels appended to the last unit (4 wide) of that block's branch
+        student = r2_wider_r(net, 1, 0, 6, mode="concat")
+        z, rows = student.stages[1].blocks[0].branches[0], slice(4, 10)
+    else:  # a new 8-channel block at the end of stage 1
+        student = r2_deeper_r(net, 1, 1, 6, 3)
+        z, rows = student.stages[1].blocks[1].branches[0], slice(0, 6)
+    w, v = z.units[-1].conv.weight[rows], z.proj.weight[:, rows]
     assert torch.equal(w[:3], w[3:]) and torch.equal(v[:, :3], -v[:, 3:])
+    before = [t.detach().clone() for t in (w, v)]
     _train_step(student)
+    w, v = z.units[-1].conv.weight[rows], z.proj.weight[:, rows]
+    assert not torch.equal(w, before[0]) and not torch.equal(v, before[1]), "the new parameters train"
     assert (w[:3] - w[3:]).abs().max() > 1e-4, "the two copies of W must diverge"
     assert (v[:, :3] + v[:, 3:]).abs().max() > 1e-4, "beta and -beta must stop cancelling"
-    student.eval()
-    with torch.no_grad():
-        assert z(inputs()[:, :6].new_ones(2, 6, 6, 6)).abs().max() > 1e-6, "the new block no longer outputs zero"
+    if where != "concat":
+        student.eval()
+        with torch.no_grad():
+            assert z(torch.ones(2, z.in_channels, 6, 6, dtype=torch.float64)).abs().max() > 1e-6, \
+                "the new block no longer outputs zero"
 
 
 def test_net2wider_replicas_stay_symmetric_without_noise_and_split_with_it():

@@ -19,7 +19,7 @@ KERNELS = (1, 3, 5)
 def random_net(kernel, seed=0):
     """A random residual network: plain units, two residual blocks with two-unit branches, a widening block."""
     torch.manual_seed(seed)
-    spec = NetSpec(3, 12, (
+    spec = NetSpec(3, 8, (
         StageSpec(6, convs=(kernel, kernel), blocks=(BlockSpec((4, 6), (kernel, kernel)), BlockSpec((4,), (kernel,)))),
         StageSpec(8, blocks=(BlockSpec((4, 4), (kernel, kernel)),)),
     ), fc=16)
@@ -47,7 +47,7 @@ def max_diff(teacher, student, x):
 
 
 def inputs(n=4):
-    return torch.randn(n, 3, 12, 12, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    return torch.randn(n, 3, 8, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
@@ -84,9 +84,9 @@ def test_net2net_preserves_the_function_everywhere(kernel):
     for s, b, u in branch_units(net):
         width = net.stages[s].blocks[b].branches[0].units[u].out_channels
         assert max_diff(net, net2_wider_net(net, s, b, width + 5, unit=u, generator=g), x) < 1e-5
-        assert max_diff(net, net2_deeper_net(net, s, u, block=b, batch=inputs(8)), x) < 1e-5
+        assert max_diff(net, net2_deeper_net(net, s, u, block=b, batch=inputs(6)), x) < 1e-5
     for u in range(len(net.stages[0].convs)):
-        assert max_diff(net, net2_deeper_net(net, 0, u, batch=inputs(8)), x) < 1e-5
+        assert max_diff(net, net2_deeper_net(net, 0, u, batch=inputs(6)), x) < 1e-5
         assert max_diff(net, net2_deeper_net(net, 0, u), x) < 1e-5
 
 

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from weightspace.data import Split
 from weightspace.r2r.networks import ResNet, architecture, parameter_count
-from weightspace.r2r.transforms import r2_deeper_r, r2_wider_r
+from weightspace.r2r.transforms import channels_before, r2_deeper_r, r2_wider_r
 from weightspace.training import TrainConfig, _batches_from, make_optimizer
 
 KERNEL_PROBS = {1: 0.3, 3: 0.35, 5: 0.35}
@@ -67,9 +67,7 @@ def random_mutation(net: ResNet, generator: torch.Generator) -> Mutation:
     s = int(torch.randint(len(net.stages), (1,), generator=generator))
     stage = net.stages[s]
     pos = int(torch.randint(len(stage.blocks) + 1, (1,), generator=generator))
-    width = stage.blocks[pos - 1].out_channels if pos else (stage.convs[-1].out_channels if len(stage.convs)
-                                                           else stage.in_channels)
-    return Mutation("deepen", s, pos, kernel, max(2, 2 * (width // 4)))
+    return Mutation("deepen", s, pos, kernel, max(2, 2 * (channels_before(stage, pos) // 4)))
 
 
 def mutate(net: ResNet, generator: torch.Generator, tau: float = 0.0, max_tries: int = 100) -> tuple[ResNet, Mutation]:

@@ -95,7 +95,8 @@ def zero_branch(in_channels: int, out_channels: int, hidden: int, kernel: int, *
     return branch
 
 
-def _channels_before(stage: Stage, position: int) -> int:
+def channels_before(stage: Stage, position: int) -> int:
+    """Channels of the residual stream in front of block ``position`` of ``stage`` (after its plain units)."""
     if position > 0:
         return stage.blocks[position - 1].out_channels
     return stage.convs[-1].out_channels if len(stage.convs) else stage.in_channels
@@ -200,7 +201,7 @@ def r2_deeper_r(net: ResNet, stage: int, position: int, hidden: int, kernel: int
     s = _locate(net, stage)
     if not 0 <= position <= len(s.blocks):
         raise IndexError(f"position {position} out of range 0..{len(s.blocks)} in stage {stage}")
-    chans = _channels_before(s, position)
+    chans = channels_before(s, position)
     ref = s.blocks[min(position, len(s.blocks) - 1)].branches[0] if len(s.blocks) else None
     z = zero_branch(chans, chans, hidden, kernel, new=new, init=init, reference=ref, generator=generator)
     like = next(net.parameters())

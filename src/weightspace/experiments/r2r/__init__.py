@@ -20,7 +20,7 @@ from weightspace import data as datasets
 from weightspace.data import ImageData, Split
 from weightspace.experiments import RunContext, seed_everything
 from weightspace.r2r.networks import NetSpec, ResNet, build, parameter_count, section52_spec, training_flops
-from weightspace.r2r.transforms import rescaled
+from weightspace.r2r.transforms import net2_deeper_net, net2_wider_net, r2_deeper_r, r2_wider_r, rescaled
 from weightspace.results import load_or_make
 from weightspace.training import TrainConfig, evaluate, train_classifier
 
@@ -155,8 +155,6 @@ def _hidden(spec: NetSpec) -> list[int]:
 
 def widen_all(spec_from: NetSpec, spec_to: NetSpec, *, new: str = "r2r", init: str = "match") -> Transform:
     """R2WiderR by concatenation (App. C.1) on every stage's residual block, from ``spec_from``'s to ``spec_to``'s width."""
-    from weightspace.r2r.transforms import r2_wider_r
-
     extra = [b - a for a, b in zip(_hidden(spec_from), _hidden(spec_to))]
 
     def transform(net: ResNet, data: ImageData, g: torch.Generator) -> ResNet:
@@ -169,8 +167,6 @@ def widen_all(spec_from: NetSpec, spec_to: NetSpec, *, new: str = "r2r", init: s
 
 def net2wider_all(spec_to: NetSpec) -> Transform:
     """Net2WiderNet on every stage's residual block, to ``spec_to``'s internal width."""
-    from weightspace.r2r.transforms import net2_wider_net
-
     def transform(net: ResNet, data: ImageData, g: torch.Generator) -> ResNet:
         for s, width in enumerate(_hidden(spec_to)):
             net = net2_wider_net(net, s, 0, width, generator=g)
@@ -181,8 +177,6 @@ def net2wider_all(spec_to: NetSpec) -> Transform:
 
 def deepen_all(spec_to: NetSpec, *, new: str = "r2r", init: str = "match") -> Transform:
     """R2DeeperR on every stage: a residual block of ``spec_to``'s internal width after the plain conv units."""
-    from weightspace.r2r.transforms import r2_deeper_r
-
     def transform(net: ResNet, data: ImageData, g: torch.Generator) -> ResNet:
         for s, (hidden, stage) in enumerate(zip(_hidden(spec_to), spec_to.stages)):
             net = r2_deeper_r(net, s, 0, hidden, stage.blocks[0].kernels[0], new=new, init=init, generator=g)
@@ -193,8 +187,6 @@ def deepen_all(spec_to: NetSpec, *, new: str = "r2r", init: str = "match") -> Tr
 
 def net2deeper_all(batch_size: int = 256) -> Transform:
     """Net2DeeperNet on every stage: an identity conv unit after the last plain unit, BN set from a training batch."""
-    from weightspace.r2r.transforms import net2_deeper_net
-
     def transform(net: ResNet, data: ImageData, g: torch.Generator) -> ResNet:
         batch = data.train.x[:batch_size]
         for s, stage in enumerate(net.stages):

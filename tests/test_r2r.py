@@ -277,3 +277,12 @@ def test_bad_input_fails_clearly():
         net2_wider_net(net, 0, 0, 2)
     with pytest.raises(ValueError, match="unknown"):
         r2_wider_r(net, 0, 0, 4, new="zeros")
+
+
+def test_base_network_is_the_report_fig9():
+    net = build(base_spec())  # CIFAR-10: 3 -> 16 (hidden 8) -> 32 (16) -> 64 (32), FC 1024 -> 128 -> 10
+    assert [(s.in_channels, s.out_channels, s.blocks[0].branches[0].units[0].out_channels) for s in net.stages] == \
+        [(3, 16, 8), (16, 32, 16), (32, 64, 32)]
+    assert all(s.blocks[0].branches[0].units[0].kernel == 3 and s.pool for s in net.stages)
+    assert (net.head[1].in_features, net.head[1].out_features, net.head[3].out_features) == (1024, 128, 10)
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)

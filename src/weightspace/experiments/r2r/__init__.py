@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from weightspace import data as datasets
 from weightspace.data import ImageData, Split
 from weightspace.experiments import RunContext, seed_everything
-from weightspace.r2r.networks import NetSpec, ResNet, build, parameter_count, section52_spec, training_flops
+from weightspace.r2r.networks import (NetSpec, ResNet, architecture, build, parameter_count, section52_spec,
+                                      training_flops)
 from weightspace.r2r.transforms import net2_deeper_net, net2_wider_net, r2_deeper_r, r2_wider_r, rescaled
 from weightspace.results import load_or_make
 from weightspace.training import TrainConfig, evaluate, train_classifier
@@ -77,9 +78,16 @@ def fresh(spec: NetSpec, seed: int, device: torch.device) -> ResNet:
     return build(spec).to(device)
 
 
+_FLOPS: dict[tuple, int] = {}
+
+
 def step_flops(net: ResNet, data: ImageData, batch_size: int) -> int:
+    """Training FLOPs of one step of ``net``, counted once per architecture (the runs of a figure share them)."""
     c, side = net_shape(data)
-    return training_flops(net, (c, side, side), batch_size)
+    key = (architecture(net), tuple(tuple(p.shape) for p in net.parameters()), c, side, batch_size)
+    if key not in _FLOPS:
+        _FLOPS[key] = training_flops(net, (c, side, side), batch_size)
+    return _FLOPS[key]
 
 
 def _accuracy(net: ResNet, data: ImageData) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
@@ -37,6 +38,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     eval_every: int = 100
     checkpoint_every: int = 500
+    amsgrad: bool = False
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -62,7 +64,7 @@ class TrainOutcome:
 
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, amsgrad=cfg.amsgrad)
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=True)
 
 
@@ -106,17 +108,32 @@ def _batches_from(split: Split, batch_size: int, seed: int, step: int) -> Iterat
 
 
 def train_classifier(model: nn.Module, data: ImageData, cfg: TrainConfig, *, seed: int = 0,
-                     checkpoint: Checkpoint | None = None, desc: str = "train") -> TrainOutcome:
+                     checkpoint: Checkpoint | None = None, desc: str = "train", start_step: int = 0,
+                     keep: str = "best") -> TrainOutcome:
     """Train ``model`` with cross-entropy; leave it holding the best evaluated weights.
 
     With a ``checkpoint``, state is saved every ``cfg.checkpoint_every`` steps and an
     interrupted run resumes from the last save; the file is removed at the end.
+
+    A run can continue another with a new model (a network that changed its
+    architecture mid-run): ``start_step`` > 0 trains steps ``start_step + 1 ..
+    cfg.steps`` with a fresh optimiser, the batch stream and the schedule taken
+    up where that step left them, and the curve counting global steps.
+    ``keep="last"`` leaves the final weights in the model instead of the best.
     """
     if cfg.batch_size > len(data.train):
         raise ValueError(f"batch size {cfg.batch_size} exceeds the {len(data.train)} training examples")
+    if keep not in ("best", "last"):
+        raise ValueError(f"keep must be 'best' or 'last', got {keep!r}")
+    if not 0 <= start_step < cfg.steps:
+        raise ValueError(f"start_step {start_step} must lie in [0, {cfg.steps})")
     opt = make_optimizer(model.parameters(), cfg)
     sched = make_scheduler(opt, cfg)
-    step, best, curve = 0, {"step": 0, "accuracy": -1.0, "loss": float("inf"), "state": None}, []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # stepping the schedule before the first optimiser step
+        for _ in range(start_step):
+            sched.step()
+    step, best, curve = start_step, {"step": 0, "accuracy": -1.0, "loss": float("inf"), "state": None}, []
     state = checkpoint.load() if checkpoint else None
     if state is not None:
         model.load_state_dict(state["model"])
@@ -146,7 +163,8 @@ def train_classifier(model: nn.Module, data: ImageData, cfg: TrainConfig, *, see
                 checkpoint.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                                  "scheduler": sched.state_dict(),
                                  "step": step, "best": best, "curve": curve})
-    model.load_state_dict(best["state"])
+    if keep == "best":
+        model.load_state_dict(best["state"])
     model.eval()
     if checkpoint:
         checkpoint.remove()

@@ -1,0 +1,97 @@
+"""Section 5.3, Table 1: neuroevolution with shared parameters, co-evolution selection and the ensemble.
+
+Four rows, all test accuracies. *Base*: the Fig. 9 network trained alone and
+evaluated on the test set every ``eval_every`` updates, the best evaluation
+reported (the report lets it query the test set). *NE (best)*: Algorithm 1 with
+top-K selection on a validation split carved from the training data; the
+selected model with the best validation accuracy. *Co-evolution*: Algorithm 1
+with co-evolution selection; its first pick, and a hierarchical ensemble of its
+K picks (logits -> FC 64 -> FC 10, members frozen) trained on the training split
+with the best step chosen on validation. Settings: App. D, Table 2 (N_i = N_j =
+5000, K = 3, M = 10, 15 iterations, Adam lr 0.003, weight decay 1e-6, batch 64).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+
+from weightspace.data import ImageData, Split
+from weightspace.experiments import Outputs, RunContext
+from weightspace.experiments.r2r import fresh, load_data, net_shape, recipe
+from weightspace.r2r.evolution import HierarchicalEnsemble, NEConfig, neuroevolution
+from weightspace.r2r.networks import architecture, base_spec, parameter_count
+from weightspace.r2r.reference import APP_D
+from weightspace.training import TrainConfig, evaluate, train_classifier
+
+TITLE = "R2R, Table 1: neuroevolution with shared parameters"
+
+
+def config(profile: str) -> dict[str, Any]:
+    if profile == "full":
+        ne = {k: APP_D[k] for k in ("n_initial", "n_joint", "k", "m", "iterations")}
+        return {"dataset": "cifar10", "downsample": 1, "widths": [16, 32, 64], "fc": 128, "val_size": 5000,
+                "ne": {**ne, "tau": 0.8}, "ensemble_hidden": 64,
+                "recipes": {"train": recipe(profile, batch_size=64, steps=10000, eval_every=500),
+                            "ensemble": recipe(profile, batch_size=64, steps=5000, lr=1e-5, eval_every=500)}}
+    return {"dataset": "mnist", "downsample": 2, "widths": [8, 16, 32], "fc": 64, "val_size": 1000,
+            "ne": {"n_initial": 200, "n_joint": 100, "k": 2, "m": 4, "iterations": 4, "tau": 0.8},
+            "ensemble_hidden": 64,
+            "recipes": {"train": recipe(profile, batch_size=64, steps=600, eval_every=100),
+                        "ensemble": recipe(profile, batch_size=64, steps=200, lr=1e-3, eval_every=100)}}
+
+
+def _split(train: Split, val_size: int, seed: int) -> tuple[Split, Split]:
+    if not 0 < val_size < len(train):
+        raise ValueError(f"val_size must lie in (0, {len(train)}), got {val_size}")
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).to(train.x.device)
+    fit, val = order[:-val_size], order[-val_size:]
+    return Split(train.x[fit], train.y[fit]), Split(train.x[val], train.y[val])
+
+
+def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
+    data = load_data(cfg, ctx.profile, ctx.device)
+    c, side = net_shape(data)
+    spec = base_spec(c, side, cfg["widths"], cfg["fc"])
+    train, val = _split(data.train, cfg["val_size"], ctx.seed)
+    ne_cfg = NEConfig(**cfg["ne"])
+    train_cfg = TrainConfig(**cfg["recipes"]["train"])
+    rows, curves, extra = [], {}, {}
+
+    started = time.time()
+    base = fresh(spec, ctx.seed, ctx.device)
+    base_data = ImageData(data.name, train, data.eval, data.num_classes, data.description)
+    out = train_classifier(base, base_data, train_cfg, seed=ctx.seed, checkpoint=ctx.checkpoint("base"), desc="base")
+    rows.append({"row": "base", "test_accuracy": out.accuracy / 100.0, "best_step": out.best_step,
+                 "parameters": parameter_count(base), "architecture": architecture(base),
+                 "train_time_s": round(time.time() - started, 1), "status": ""})
+    curves["base"] = [{"step": p["step"], "test_accuracy": p["accuracy"] / 100.0} for p in out.curve]
+
+    for selection, row in (("best", "ne_best"), ("coevolution", "coevolution_best")):
+        started = time.time()
+        found = neuroevolution(fresh(spec, ctx.seed, ctx.device), train, val, ne_cfg, train_cfg,
+                               selection=selection, seed=ctx.seed)
+        best = found.selected[0].net
+        rows.append({"row": row, "test_accuracy": evaluate(best, data.eval)[0] / 100.0,
+                     "val_accuracy": found.val_accuracy[0], "parameters": parameter_count(best),
+                     "architecture": architecture(best), "train_time_s": round(time.time() - started, 1),
+                     "status": ""})
+        curves[f"history_{selection}"] = found.history
+        extra[selection] = [{**m.describe(), "val_accuracy": a, "test_accuracy": evaluate(m.net, data.eval)[0] / 100}
+                            for m, a in zip(found.selected, found.val_accuracy)]
+        if selection == "coevolution":
+            started = time.time()
+            ensemble = HierarchicalEnsemble([m.net for m in found.selected], data.num_classes,
+                                            cfg["ensemble_hidden"]).to(ctx.device)
+            ens_data = ImageData(data.name, train, val, data.num_classes, data.description)
+            ens = train_classifier(ensemble, ens_data, TrainConfig(**cfg["recipes"]["ensemble"]), seed=ctx.seed,
+                                   checkpoint=ctx.checkpoint("ensemble"), desc="ensemble")
+            rows.append({"row": "coevolution_ensemble", "test_accuracy": evaluate(ensemble, data.eval)[0] / 100.0,
+                         "val_accuracy": ens.accuracy / 100.0, "members": len(found.selected),
+                         "parameters": parameter_count(ensemble), "train_time_s": round(time.time() - started, 1),
+                         "status": ""})
+    return Outputs(metrics={r["row"]: r["test_accuracy"] for r in rows}, tables={"table1": rows},
+                   curves={**curves, "selected": extra},
+                   data={**data.description, "validation": f"{len(val):,} images held out of the training split"})

@@ -1,0 +1,28 @@
+"""Section 5.2.1, Fig. 6: a converged teacher widened by R2WiderR, random padding or Net2WiderNet, vs scratch.
+
+The teacher (half the internal width) is trained to convergence; each student
+has the base network's architecture and trains for 7000 updates with the
+learning rate rescaled by the parameter ratio (App. C.3); the base network
+trained from scratch is the comparison. ``updates_to_teacher`` is the first
+evaluated update at which a run reaches the teacher's accuracy,
+``updates_to_converge`` the first within half a point of the run's best.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from weightspace.experiments import Outputs, RunContext
+from weightspace.experiments.r2r import convergence, convergence_config
+
+TITLE = "R2R, Fig. 6: widening a converged teacher"
+
+
+def config(profile: str) -> dict[str, Any]:
+    return convergence_config(profile)
+
+
+def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
+    out = convergence(cfg, ctx, "widen")
+    return Outputs(metrics={r["row"]: r["accuracy"] for r in out["rows"]}, tables={"fig6": out["rows"]},
+                   curves=out["curves"], data=out["data"].description)

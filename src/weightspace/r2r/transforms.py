@@ -1,0 +1,341 @@
+"""Function-preserving transforms: R2WiderR, R2DeeperR (report Section 3), Net2WiderNet and Net2DeeperNet.
+
+Every transform takes a teacher :class:`~weightspace.r2r.networks.ResNet` and
+returns a student that computes the same function (eval-mode BatchNorm) while
+sharing every module the transform does not touch. The R2R transforms rest on
+the zero-initialised block of Section 3.1,
+
+.. math:: z(x) = [\\beta \\;\\; -\\beta] \\ast \\sigma\\!\\left(\\begin{bmatrix} W \\\\ W \\end{bmatrix} \\ast x\\right) = 0,
+
+with :math:`\\sigma` = BN followed by ReLU (channel-wise, so each duplicated
+channel computes the same value). ``new="random"`` draws every new parameter
+independently instead: the random-padding baseline of Figs. 6 and 8, which does
+not preserve the function.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Literal
+
+import torch
+from torch import nn
+
+from weightspace.r2r.networks import Branch, ConvUnit, ResidualBlock, ResNet, Stage, check_kernel, parameter_count
+from weightspace.training import TrainConfig
+
+New = Literal["r2r", "random"]
+Init = Literal["he", "match"]
+NEW_KINDS = ("r2r", "random")
+INITS = ("he", "match")
+
+
+def _check(new: str, init: str) -> None:
+    if new not in NEW_KINDS:
+        raise ValueError(f"unknown initialisation of new parameters {new!r}: choose one of {', '.join(NEW_KINDS)}")
+    if init not in INITS:
+        raise ValueError(f"unknown weight scale {init!r}: choose one of {', '.join(INITS)}")
+
+
+def _std(init: str, fan_in: int, existing: torch.Tensor | None) -> float:
+    """He-normal :math:`\\sqrt{2 / \\text{fan-in}}`, or the std of ``existing`` weights (variance matching, App. C.3)."""
+    if init == "match" and existing is not None and existing.numel() > 1:
+        return float(existing.detach().std())
+    return math.sqrt(2.0 / fan_in)
+
+
+def _normal(shape: tuple[int, ...], std: float, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    return (torch.randn(shape, generator=generator, dtype=torch.float64) * std).to(like)
+
+
+@torch.no_grad()
+def _fill_new_channels(unit: ConvUnit, consumer: nn.Conv2d, start: int, count: int, new: str, init: str,
+                       generator: torch.Generator | None, reference: tuple[torch.Tensor, torch.Tensor] | None) -> None:
+    """Initialise output channels ``start:start+count`` of ``unit`` and the matching inputs of ``consumer``.
+
+    R2R (``new="r2r"``, ``count`` even): the channels hold ``[W; W]`` with BN
+    gamma 1 and beta 0 duplicated, the consumer reads them with ``[V, -V]``, so
+    their contribution is zero. ``new="random"``: independent draws everywhere.
+    """
+    conv, bn = unit.conv, unit.bn
+    half = count // 2
+    if new == "r2r" and count % 2:
+        raise ValueError(f"an R2R block needs an even number of new channels ([W; W]), got {count}")
+    fan_w = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
+    std_w = _std(init, fan_w, reference[0] if reference else None)
+    std_v = _std(init, count, reference[1] if reference else None)
+    out_shape = (count if new == "random" else half, *conv.weight.shape[1:])
+    in_shape = (consumer.out_channels, count if new == "random" else half, *consumer.weight.shape[2:])
+    w = _normal(out_shape, std_w, conv.weight, generator)
+    v = _normal(in_shape, std_v, consumer.weight, generator)
+    if new == "r2r":
+        w, v = torch.cat([w, w]), torch.cat([v, -v], dim=1)
+    rows = slice(start, start + count)
+    conv.weight[rows] = w
+    consumer.weight[:, rows] = v
+    bn.weight[rows], bn.bias[rows] = 1.0, 0.0
+    bn.running_mean[rows], bn.running_var[rows] = 0.0, 1.0
+
+
+def zero_branch(in_channels: int, out_channels: int, hidden: int, kernel: int, *, new: New = "r2r",
+                init: Init = "he", reference: Branch | None = None,
+                generator: torch.Generator | None = None) -> Branch:
+    """The R2R block of Section 3.1 (Fig. 2): ``kernel x kernel`` conv [W; W] -> BN -> ReLU -> 1x1 [beta, -beta].
+
+    ``hidden`` (even) is the number of channels of the concatenated conv
+    (:math:`C_o` in the report). ``init="match"`` draws W and beta with the stds of
+    ``reference``'s last unit and projection (variance matching, App. C.3).
+    """
+    _check(new, init)
+    check_kernel(kernel)
+    branch = Branch.make(in_channels, [hidden], [kernel], out_channels)
+    ref = (reference.units[-1].conv.weight, reference.proj.weight) if reference is not None else None
+    _fill_new_channels(branch.units[0], branch.proj, 0, hidden, new, init, generator, ref)
+    return branch
+
+
+def channels_before(stage: Stage, position: int) -> int:
+    """Channels of the residual stream in front of block ``position`` of ``stage`` (after its plain units)."""
+    if position > 0:
+        return stage.blocks[position - 1].out_channels
+    return stage.convs[-1].out_channels if len(stage.convs) else stage.in_channels
+
+
+def _locate(net: ResNet, stage: int, block: int | None = None) -> Stage:
+    if not 0 <= stage < len(net.stages):
+        raise IndexError(f"stage {stage} out of range: the network has {len(net.stages)} stages")
+    s = net.stages[stage]
+    if block is not None and not 0 <= block < len(s.blocks):
+        raise IndexError(f"block {block} out of range: stage {stage} has {len(s.blocks)} residual blocks")
+    return s
+
+
+def r2_wider_r(net: ResNet, stage: int, block: int, hidden: int, kernel: int | None = None, *,
+               mode: Literal["parallel", "concat"] = "parallel", branch: int = 0, unit: int = -1,
+               new: New = "r2r", init: Init = "he", generator: torch.Generator | None = None) -> ResNet:
+    """R2WiderR (Section 3.2, Fig. 3): :math:`f_s(x) = x + F(x) + z(x)` inside residual block ``block``.
+
+    ``mode="parallel"`` adds ``z`` as a new branch of ``hidden`` channels and
+    ``kernel`` size; every existing module is shared with the teacher.
+    ``mode="concat"`` (App. C.1) instead appends ``hidden`` channels to conv unit
+    ``unit`` of branch ``branch`` (``kernel`` must be that unit's or ``None``); that
+    branch gets new tensors holding the old values, the rest is shared.
+    """
+    _check(new, init)
+    s = _locate(net, stage, block)
+    old = s.blocks[block]
+    if not 0 <= branch < len(old.branches):
+        raise IndexError(f"branch {branch} out of range: the block has {len(old.branches)} branches")
+    ref = old.branches[branch]
+    if mode == "parallel":
+        z = zero_branch(old.in_channels, old.out_channels, hidden, kernel or ref.units[-1].kernel, new=new,
+                        init=init, reference=ref, generator=generator)
+        grown = ResidualBlock(old.in_channels, old.out_channels, [*old.branches, z])
+    elif mode == "concat":
+        branches = list(old.branches)
+        branches[branch] = _widen_branch_unit(ref, unit, hidden, kernel, new, init, generator)
+        grown = ResidualBlock(old.in_channels, old.out_channels, branches)
+    else:
+        raise ValueError(f"unknown R2WiderR mode {mode!r}: choose parallel or concat")
+    blocks = list(s.blocks)
+    blocks[block] = grown.to(next(old.parameters()))
+    return net.with_stage(stage, Stage(s.convs, blocks, s.pool))
+
+
+def _consumer(branch: Branch, unit: int) -> nn.Conv2d:
+    return branch.units[unit + 1].conv if unit + 1 < len(branch.units) else branch.proj
+
+
+def _widened_copies(branch: Branch, unit: int, extra: int) -> tuple[list[ConvUnit], nn.Conv2d, ConvUnit, nn.Conv2d]:
+    """New modules for ``branch`` with ``extra`` output channels on ``unit``: old values copied, new ones zero."""
+    units = [u for u in branch.units]
+    old = units[unit]
+    like = old.conv.weight
+    wide = ConvUnit(old.in_channels, old.out_channels + extra, old.kernel).to(like)
+    with torch.no_grad():
+        n = old.out_channels
+        wide.conv.weight.zero_()
+        wide.conv.weight[:n] = old.conv.weight
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            getattr(wide.bn, name)[:n] = getattr(old.bn, name)
+        wide.bn.num_batches_tracked.copy_(old.bn.num_batches_tracked)
+    units[unit] = wide
+    old_consumer = _consumer(branch, unit)
+    if unit + 1 < len(units):
+        nxt = units[unit + 1]
+        consumer_unit = ConvUnit(nxt.in_channels + extra, nxt.out_channels, nxt.kernel).to(like)
+        consumer_unit.bn.load_state_dict(nxt.bn.state_dict())
+        units[unit + 1] = consumer_unit
+        consumer = consumer_unit.conv
+    else:
+        consumer = nn.Conv2d(old_consumer.in_channels + extra, old_consumer.out_channels, 1, bias=False).to(like)
+    with torch.no_grad():
+        consumer.weight.zero_()
+        consumer.weight[:, : old_consumer.in_channels] = old_consumer.weight
+    proj = consumer if unit + 1 == len(units) else branch.proj
+    return units, proj, wide, consumer
+
+
+def _widen_branch_unit(branch: Branch, unit: int, hidden: int, kernel: int | None, new: str, init: str,
+                       generator: torch.Generator | None) -> Branch:
+    unit = unit % len(branch.units)
+    old = branch.units[unit]
+    if kernel is not None and kernel != old.kernel:
+        raise ValueError(f"concatenation widens a {old.kernel}x{old.kernel} unit; it cannot take a {kernel}x{kernel} "
+                         f"kernel (use mode='parallel')")
+    ref = (old.conv.weight, _consumer(branch, unit).weight)
+    units, proj, wide, consumer = _widened_copies(branch, unit, hidden)
+    _fill_new_channels(wide, consumer, old.out_channels, hidden, new, init, generator, ref)
+    return Branch(units, proj)
+
+
+def r2_deeper_r(net: ResNet, stage: int, position: int, hidden: int, kernel: int = 3, *, new: New = "r2r",
+                init: Init = "he", generator: torch.Generator | None = None) -> ResNet:
+    """R2DeeperR (Section 3.3, Fig. 4): insert :math:`x \\mapsto x + z(x)` before block ``position`` of ``stage``.
+
+    ``position`` runs from 0 (right after the stage's plain conv units) to the
+    number of blocks (after the last one, before the pool): any depth. The new
+    block's branch is a zero-initialised R2R block of ``hidden`` channels.
+    """
+    s = _locate(net, stage)
+    if not 0 <= position <= len(s.blocks):
+        raise IndexError(f"position {position} out of range 0..{len(s.blocks)} in stage {stage}")
+    chans = channels_before(s, position)
+    ref = s.blocks[min(position, len(s.blocks) - 1)].branches[0] if len(s.blocks) else None
+    z = zero_branch(chans, chans, hidden, kernel, new=new, init=init, reference=ref, generator=generator)
+    like = next(net.parameters())
+    blocks = list(s.blocks)
+    blocks.insert(position, ResidualBlock(chans, chans, [z]).to(like))
+    return net.with_stage(stage, Stage(s.convs, blocks, s.pool))
+
+
+def net2_wider_net(net: ResNet, stage: int, block: int, width: int, *, branch: int = 0, unit: int = -1,
+                   noise: float = 0.0, generator: torch.Generator | None = None) -> ResNet:
+    """Net2WiderNet (Chen et al., 2016) on conv unit ``unit`` of a residual branch: ``width`` channels in all.
+
+    New channel :math:`j` copies a random old channel :math:`g(j)` (conv filter,
+    BN scale, shift and running statistics); the consumer's weights on every
+    replica of channel :math:`c` are divided by its replica count. ``noise`` > 0
+    adds Gaussian noise of that relative size to the replicas' consumer weights
+    (Chen et al.'s optional symmetry breaking; the function then changes slightly).
+    """
+    s = _locate(net, stage, block)
+    old_block = s.blocks[block]
+    br = old_block.branches[branch]
+    unit = unit % len(br.units)
+    old = br.units[unit]
+    n = old.out_channels
+    if width <= n:
+        raise ValueError(f"Net2WiderNet must add channels: unit has {n}, asked for {width}")
+    g = torch.cat([torch.arange(n), torch.randint(n, (width - n,), generator=generator)])
+    counts = torch.bincount(g, minlength=n).to(old.conv.weight)
+    old_consumer = _consumer(br, unit)
+    units, proj, wide, consumer = _widened_copies(br, unit, width - n)
+    gd = g.to(old.conv.weight.device)
+    with torch.no_grad():
+        wide.conv.weight.copy_(old.conv.weight[gd])
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            getattr(wide.bn, name).copy_(getattr(old.bn, name)[gd])
+        scaled = old_consumer.weight[:, gd] / counts[gd].view(1, -1, 1, 1)
+        if noise > 0:
+            jitter = torch.randn(scaled.shape, generator=generator, dtype=torch.float64).to(scaled)
+            scaled = scaled + noise * scaled.std() * jitter * (counts[gd] > 1).view(1, -1, 1, 1)
+        consumer.weight.copy_(scaled)
+    branches = list(old_block.branches)
+    branches[branch] = Branch(units, proj)
+    blocks = list(s.blocks)
+    blocks[block] = ResidualBlock(old_block.in_channels, old_block.out_channels, branches)
+    return net.with_stage(stage, Stage(s.convs, blocks, s.pool))
+
+
+@torch.no_grad()
+def _identity_unit(after: ConvUnit, kernel: int, activations: torch.Tensor | None) -> ConvUnit:
+    """A conv unit computing the identity on the (non-negative) output of ``after``.
+
+    The conv is a centred identity kernel; BN gets gamma = sqrt(var + eps) and
+    beta = mean with running statistics (mean, var) measured on ``activations``
+    (else 0 and 1), so it is the identity in eval mode, and in train mode on that batch.
+    """
+    c = after.out_channels
+    unit = ConvUnit(c, c, check_kernel(kernel)).to(after.conv.weight)
+    unit.conv.weight.zero_()
+    unit.conv.weight[torch.arange(c), torch.arange(c), kernel // 2, kernel // 2] = 1.0
+    if activations is not None:
+        mean, var = activations.mean((0, 2, 3)), activations.var((0, 2, 3), unbiased=False)
+        unit.bn.running_mean.copy_(mean)
+        unit.bn.running_var.copy_(var)
+    unit.bn.weight.copy_(torch.sqrt(unit.bn.running_var + unit.bn.eps))
+    unit.bn.bias.copy_(unit.bn.running_mean)
+    return unit
+
+
+@torch.no_grad()
+def _activations(net: ResNet, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    seen = []
+    handle = module.register_forward_hook(lambda _m, _i, out: seen.append(out))
+    was = net.training
+    net.eval()
+    try:
+        net(batch)
+    finally:
+        handle.remove()
+        net.train(was)
+    return seen[0]
+
+
+def net2_deeper_net(net: ResNet, stage: int, after: int, *, block: int | None = None, branch: int = 0,
+                    kernel: int | None = None, batch: torch.Tensor | None = None) -> ResNet:
+    """Net2DeeperNet (Chen et al., 2016): insert an identity conv-BN-ReLU unit after unit ``after``.
+
+    With ``block=None`` the unit follows plain conv unit ``after`` of the stage;
+    otherwise it follows unit ``after`` inside branch ``branch`` of residual block
+    ``block``. Either way its input has passed a ReLU, so ReLU(identity) is the
+    identity. BN is set from ``batch``'s statistics at that point (canonical
+    Net2Net) when a batch is given.
+    """
+    s = _locate(net, stage, block)
+    if block is None:
+        chain = list(s.convs)
+    else:
+        chain = list(s.blocks[block].branches[branch].units)
+    if not 0 <= after < len(chain):
+        raise IndexError(f"unit {after} out of range: there are {len(chain)} conv units there")
+    prev = chain[after]
+    acts = _activations(net, prev, batch) if batch is not None else None
+    chain.insert(after + 1, _identity_unit(prev, kernel or prev.kernel, acts))
+    if block is None:
+        return net.with_stage(stage, Stage(chain, s.blocks, s.pool))
+    old_block = s.blocks[block]
+    branches = list(old_block.branches)
+    branches[branch] = Branch(chain, old_block.branches[branch].proj)
+    blocks = list(s.blocks)
+    blocks[block] = ResidualBlock(old_block.in_channels, old_block.out_channels, branches)
+    return net.with_stage(stage, Stage(s.convs, blocks, s.pool))
+
+
+TRANSFORM_KINDS = ("r2r", "net2net", "random")
+
+
+def degrees_of_freedom(kind: str, new_parameters: int) -> int:
+    """Free new parameters that keep the function (Section 3.4): R2R leaves K of 2K, Net2Net none.
+
+    R2R's new tensors come in pairs (W and its copy, beta and its negation, BN
+    scale and shift duplicated): one of each pair is free. Net2Net's are copies
+    of old values. Random padding leaves all free but does not preserve the function.
+    """
+    if kind == "r2r":
+        if new_parameters % 2:
+            raise ValueError(f"an R2R transform adds an even number of parameters, not {new_parameters}")
+        return new_parameters // 2
+    if kind == "net2net":
+        return 0
+    if kind == "random":
+        return new_parameters
+    raise ValueError(f"unknown transform kind {kind!r}: choose one of {', '.join(TRANSFORM_KINDS)}")
+
+
+def rescaled(cfg: TrainConfig, teacher: nn.Module, student: nn.Module) -> TrainConfig:
+    """App. C.3: learning rate (and weight decay) times :math:`|\\theta_1|_c / |\\theta_2|_c` after a transform."""
+    ratio = parameter_count(teacher) / parameter_count(student)
+    return replace(cfg, lr=cfg.lr * ratio, weight_decay=cfg.weight_decay * ratio)

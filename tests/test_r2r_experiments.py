@@ -1,0 +1,119 @@
+"""The R2R experiments end to end: every full-profile path on synthetic CIFAR-shaped data, and clear errors."""
+
+import pytest
+import torch
+
+from weightspace import experiments
+from weightspace.data import DatasetNotFoundError, ImageData, Split
+from weightspace.experiments import r2r as shared
+from weightspace.r2r import base_spec, build
+from weightspace.training import TrainConfig, train_classifier
+
+R2R = [n for n in experiments.names() if n.startswith("r2r.")]
+TINY = {"steps": 4, "batch_size": 8, "lr": 0.003, "optimizer": "adam", "schedule": "constant", "weight_decay": 1e-6,
+        "amsgrad": True, "eval_every": 2}
+SMALL = {"widths": [4, 8, 16], "fc": 16}  # the full-profile path with narrower networks, to keep the test fast
+
+
+def _fake(name, n_train=64, n_eval=32):
+    g = torch.Generator().manual_seed(0)
+    n = n_train + n_eval
+    x, y = torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g)
+    return ImageData(name, Split(x[:n_train], y[:n_train]), Split(x[n_train:], y[n_train:]), 10,
+                     {"dataset": name, "split": f"synthetic {name}-shaped data (test)"})
+
+
+@pytest.fixture
+def cifar(monkeypatch):
+    seen = []
+
+    def load(name, profile):
+        seen.append((name, profile))
+        return _fake(name)
+
+    monkeypatch.setattr(shared.datasets, "load", load)
+    return seen
+
+
+def test_all_sections_are_registered():
+    assert set(R2R) == {f"r2r.{s}" for s in ("preservation", "widen_schedule", "widen_convergence",
+                                             "deepen_schedule", "deepen_convergence", "neuroevolution")}
+
+
+@pytest.mark.parametrize("name", ["r2r.widen_schedule", "r2r.deepen_schedule"])
+def test_full_schedule_paths_run_on_cifar_shaped_data(isolated, cifar, name):
+    result = experiments.run(name, "full", transform_at=[0, 1, 2, 3], recipes={"train": TINY}, **SMALL)
+    assert cifar == [("cifar10", "full")]
+    rows = next(iter(result.tables.values()))
+    assert [r["row"] for r in rows] == ["quarter0", "quarter1", "quarter2", "quarter3"]
+    assert rows[0]["relative_cost"] == 1.0
+    assert [r["relative_cost"] for r in rows] == sorted((r["relative_cost"] for r in rows), reverse=True)
+    for r in rows:
+        assert r["student_parameters"] > r["teacher_parameters"]
+        curve = result.curves[r["row"]]
+        assert curve[-1]["step"] == 4 and curve[-1]["flops"] == pytest.approx(r["total_flops"])
+    # the transform preserves the function: accuracy right after it equals the teacher's at that step
+    transformed = [p for p in result.curves["quarter2"] if p.get("transform")][0]
+    teacher_point = [p for p in result.curves["quarter2"] if p["step"] == 2 and not p.get("transform")][0]
+    assert transformed["accuracy"] == pytest.approx(teacher_point["accuracy"])
+
+
+@pytest.mark.parametrize("name", ["r2r.widen_convergence", "r2r.deepen_convergence"])
+def test_full_convergence_paths_run_on_cifar_shaped_data(isolated, cifar, name):
+    result = experiments.run(name, "full", recipes={"teacher": TINY, "student": TINY}, **SMALL)
+    rows = {r["row"]: r for r in next(iter(result.tables.values()))}
+    assert set(rows) == {"teacher", "r2r", "random", "net2net", "scratch"}
+    teacher = rows["teacher"]["accuracy"]
+    assert rows["r2r"]["accuracy_after_transform"] == pytest.approx(teacher)
+    assert rows["net2net"]["accuracy_after_transform"] == pytest.approx(teacher)
+    assert rows["r2r"]["updates_to_teacher"] == 0
+    assert rows["r2r"]["lr"] < TINY["lr"], "the student's learning rate is rescaled by the parameter ratio"
+
+
+def test_full_neuroevolution_path_runs_on_cifar_shaped_data(isolated, cifar):
+    ne = {"n_initial": 2, "n_joint": 2, "k": 2, "m": 3, "iterations": 1, "tau": 0.5}
+    result = experiments.run("r2r.neuroevolution", "full", ne=ne, val_size=16,
+                             recipes={"train": TINY, "ensemble": TINY}, **SMALL)
+    rows = {r["row"]: r for r in result.tables["table1"]}
+    assert set(rows) == {"base", "ne_best", "coevolution_best", "coevolution_ensemble"}
+    assert all(0 <= r["test_accuracy"] <= 1 for r in rows.values())
+    assert rows["coevolution_ensemble"]["members"] == 2
+
+
+def test_preservation_table_reports_exact_preservation(isolated):
+    result = experiments.run("r2r.preservation", kernels=[3], widths=[4, 6], image_size=8)
+    rows = {r["row"]: r for r in result.tables["preservation"]}
+    for t in ("R2WiderR", "R2DeeperR", "Net2WiderNet", "Net2DeeperNet"):
+        assert rows[t]["max_error"] < 1e-12 and rows[t]["places"] > 0
+    assert rows["Random padding"]["max_error"] > 1e-3
+    assert rows["R2WiderR"]["free_fraction"] == 0.5 and rows["Net2WiderNet"]["free_fraction"] == 0.0
+
+
+def test_full_profile_without_cifar_fails_early_and_clearly(isolated, monkeypatch, tmp_path):
+    real = shared.datasets.load
+    monkeypatch.setattr(shared.datasets, "load", lambda name, profile: real(name, profile, root=tmp_path,
+                                                                            download=False))
+    for name in [n for n in R2R if n != "r2r.preservation"]:
+        with pytest.raises(DatasetNotFoundError, match="CIFAR10"):
+            experiments.run(name, "full")
+
+
+def test_bad_settings_fail_clearly(isolated, cifar):
+    with pytest.raises(ValueError, match="transform_at"):
+        experiments.run("r2r.widen_schedule", "full", transform_at=[0, 9], recipes={"train": TINY})
+    with pytest.raises(ValueError, match="unknown methods"):
+        experiments.run("r2r.widen_convergence", "full", methods=["r2r", "magic"])
+
+
+def test_training_continues_a_run_with_a_new_model():
+    data = _fake("cifar10")
+    torch.manual_seed(0)
+    net = build(base_spec(3, 32, (4, 8), 16))
+    cfg = TrainConfig(**TINY)
+    first = train_classifier(net, data, TrainConfig(**{**TINY, "steps": 2}), keep="last")
+    second = train_classifier(net, data, cfg, start_step=2, keep="last")
+    assert [p["step"] for p in first.curve] == [2] and [p["step"] for p in second.curve] == [4]
+    with pytest.raises(ValueError, match="start_step"):
+        train_classifier(net, data, cfg, start_step=4)
+    with pytest.raises(ValueError, match="keep"):
+        train_classifier(net, data, cfg, keep="worst")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from weightspace.data import ImageData, Split
 from weightspace.results import Checkpoint
 
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "sgd", "adamw")
 SCHEDULES = ("one_cycle", "linear", "constant")
 
 
@@ -63,6 +63,8 @@ class TrainOutcome:
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":  # AMSGrad variant, as DWSNets train
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, amsgrad=True)
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=True)
 
 
@@ -89,6 +91,33 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = 1000) -> tuple[fl
     return 100.0 * correct / len(split), loss / len(split)
 
 
+@torch.no_grad()
+def evaluate_regression(model: nn.Module, split: Split, batch_size: int = 1000) -> tuple[float, float]:
+    """Negative mean squared error (higher is better, for best-of selection) and the MSE of ``model`` on ``split``."""
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for start in range(0, len(split), batch_size):
+        x, y = split.x[start : start + batch_size], split.y[start : start + batch_size]
+        total += F.mse_loss(model(x).view_as(y), y, reduction="sum").item() / (y[0].numel() if y.dim() > 1 else 1)
+    model.train(was_training)
+    return -total / len(split), total / len(split)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What :func:`train_classifier` minimises and how it scores a model (higher ``score`` is better).
+
+    The default is classification: cross-entropy, scored by accuracy (%).
+    """
+
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy
+    evaluate: Callable[[nn.Module, Split], tuple[float, float]] = evaluate
+
+
+REGRESSION = Objective(loss=lambda pred, y: F.mse_loss(pred.view_as(y), y), evaluate=evaluate_regression)
+
+
 def _batches_from(split: Split, batch_size: int, seed: int, step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Shuffled mini-batches, epoch ``e`` ordered by a generator seeded with ``(seed, e)``.
 
@@ -106,8 +135,14 @@ def _batches_from(split: Split, batch_size: int, seed: int, step: int) -> Iterat
 
 
 def train_classifier(model: nn.Module, data: ImageData, cfg: TrainConfig, *, seed: int = 0,
-                     checkpoint: Checkpoint | None = None, desc: str = "train") -> TrainOutcome:
+                     checkpoint: Checkpoint | None = None, desc: str = "train",
+                     augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                     objective: Objective = Objective()) -> TrainOutcome:
     """Train ``model`` with cross-entropy; leave it holding the best evaluated weights.
+
+    ``augment`` transforms each training batch's inputs; ``objective`` replaces the
+    loss and the score (e.g. :data:`REGRESSION`: MSE, scored by its negative, so the
+    outcome's ``accuracy`` is then ``-MSE``).
 
     With a ``checkpoint``, state is saved every ``cfg.checkpoint_every`` steps and an
     interrupted run resumes from the last save; the file is removed at the end.
@@ -128,7 +163,9 @@ def train_classifier(model: nn.Module, data: ImageData, cfg: TrainConfig, *, see
     with tqdm(total=cfg.steps, initial=step, desc=desc, leave=False) as bar:
         while step < cfg.steps:
             x, y = next(stream)
-            loss = F.cross_entropy(model(x), y)
+            if augment is not None:
+                x = augment(x)
+            loss = objective.loss(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -136,7 +173,7 @@ def train_classifier(model: nn.Module, data: ImageData, cfg: TrainConfig, *, see
             step += 1
             bar.update(1)
             if step % cfg.eval_every == 0 or step == cfg.steps:
-                acc, eval_loss = evaluate(model, data.eval)
+                acc, eval_loss = objective.evaluate(model, data.eval)
                 curve.append({"step": step, "train_loss": loss.item(), "accuracy": acc, "loss": eval_loss})
                 bar.set_postfix(acc=f"{acc:.2f}")
                 if acc > best["accuracy"]:

@@ -10,7 +10,7 @@ from torch import nn
 from weightspace.dws.align import align_to, weight_matching
 from weightspace.dws.augment import Augmentation, Normalized, orbit_statistics
 from weightspace.dws.inr import INRRecipe, fit_inrs, grid, init_inrs, inr_forward, loss_and_grad
-from weightspace.dws.layers import BLOCKS, DWSLayer, InvariantLayer, invariant_features, parameters_per_channel_pair
+from weightspace.dws.layers import BLOCKS, character_dimension, DWSLayer, InvariantLayer, invariant_features, parameters_per_channel_pair
 from weightspace.dws.models import METHODS, DWSEquivariant, DWSNet, build
 from weightspace.dws.space import WeightSpace, make_mlp, mlp_forward, num_parameters
 
@@ -88,6 +88,8 @@ def test_parameters_per_channel_pair_equal_the_dimension_of_equivariant_maps(wid
         assert parameters_per_channel_pair(widths, (block,)) == _character_dimension(widths, src, dst)
     # the invariant layer: one feature per orbit of G on the indices (Prop. 5.3)
     assert invariant_features(widths) == _character_dimension(widths, space, [()])
+    assert character_dimension(widths) == parameters_per_channel_pair(widths)
+    assert character_dimension(widths, ("WB",)) == _character_dimension(widths, weights, biases)
 
 
 @pytest.mark.parametrize("widths", [(2, 3, 1), (1, 2, 3, 2)])

@@ -162,7 +162,8 @@ class DWSLayer(nn.Module):
                              f"got {space.widths} with {space.channels}")
         inputs = space.tensors()
         batch = space.batch_size
-        outputs: list[Tensor | None] = [None] * len(self.axes)
+        # terms that broadcast along the same output axes are summed at their small shape first
+        partial: dict[tuple[int, tuple[int, ...]], Tensor] = {}
         pooled_cache: dict[tuple, tuple[Tensor, tuple[int, ...]]] = {}
         for term, weight in zip(self.terms, self.maps):
             key = (term.src, term.pooled)
@@ -172,14 +173,16 @@ class DWSLayer(nn.Module):
             x = x.permute(0, *range(2, x.dim()), 1)  # channels last for the linear map
             y = (x @ weight.T).permute(0, x.dim() - 1, *range(1, x.dim() - 1))
             y = self._place(y, kept, term.free_out, self.axes[term.dst])
-            outputs[term.dst] = y if outputs[term.dst] is None else outputs[term.dst] + y
+            group = (term.dst, tuple(y.shape[2:]))
+            partial[group] = y if group not in partial else partial[group] + y
         result = []
         for dst, out_axes in enumerate(self.axes):
             free = tuple(a for a in out_axes if not _is_set(a, self.widths))
-            bias = self._place(self.bias[dst].view(1, -1), (), free, out_axes)
-            shape = (batch, self.out_channels, *[self.widths[a] for a in out_axes])
-            y = outputs[dst]
-            result.append((bias if y is None else y + bias).expand(shape))
+            y = self._place(self.bias[dst].view(1, -1), (), free, out_axes)
+            for (d, _), part in sorted(partial.items(), key=lambda kv: sum(kv[0][1])):
+                if d == dst:
+                    y = y + part
+            result.append(y.expand(batch, self.out_channels, *[self.widths[a] for a in out_axes]))
         M = len(self.widths) - 1
         return WeightSpace(tuple(result[:M]), tuple(result[M:]))
 
@@ -249,3 +252,28 @@ class WSBatchNorm(nn.Module):
         out = [norm(x.flatten(2)).view_as(x) for norm, x in zip(self.norms, space.tensors())]
         M = space.num_layers
         return WeightSpace(tuple(out[:M]), tuple(out[M:]))
+
+
+def character_dimension(widths: Sequence[int], blocks: Iterable[str] = BLOCKS) -> int:
+    """``dim Hom_G(V, V)`` restricted to ``blocks``, by the character formula ``(1/|G|) sum_g tr(rho(g))^2`` (App. C).
+
+    Brute force over every ``g in G`` (small widths only): ``tr(rho(g))`` on a tensor is
+    the number of its entries ``g`` fixes, the product over its axes of the fixed
+    points of ``tau_j`` (set axes) or ``n_j`` (free axes). An independent count to
+    check :func:`parameters_per_channel_pair` against.
+    """
+    widths = check_widths(widths)
+    blocks = check_blocks(blocks)
+    if math.prod(math.factorial(n) for n in widths[1:-1]) > 100_000:
+        raise ValueError(f"|G| is too large to enumerate for widths {widths}")
+    axes = tensor_axes(widths)
+    hidden = range(1, len(widths) - 1)
+    total, count = 0, 0
+    for g in itertools.product(*[itertools.permutations(range(widths[j])) for j in hidden]):
+        fixed = {0: widths[0], len(widths) - 1: widths[-1]}
+        fixed.update({j: sum(1 for i, p in enumerate(tau) if i == p) for j, tau in zip(hidden, g)})
+        traces = [math.prod(fixed[a] for a in ax) for ax in axes]
+        total += sum(traces[s] * traces[d] for s in range(len(axes)) for d in range(len(axes))
+                     if _kind(s, widths) + _kind(d, widths) in blocks)
+        count += 1
+    return total // count

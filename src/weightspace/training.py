@@ -151,7 +151,7 @@ def train_classifier(model: nn.Module, data: ImageData, cfg: TrainConfig, *, see
         raise ValueError(f"batch size {cfg.batch_size} exceeds the {len(data.train)} training examples")
     opt = make_optimizer(model.parameters(), cfg)
     sched = make_scheduler(opt, cfg)
-    step, best, curve = 0, {"step": 0, "accuracy": -1.0, "loss": float("inf"), "state": None}, []
+    step, best, curve = 0, {"step": 0, "accuracy": float("-inf"), "loss": float("inf"), "state": None}, []
     state = checkpoint.load() if checkpoint else None
     if state is not None:
         model.load_state_dict(state["model"])

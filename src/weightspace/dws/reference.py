@@ -5,6 +5,8 @@ their project page and in arXiv v1 (mean over seeds; the +- is in ``*_STD``).
 Sine-wave regression values are read off the paper's figure and are approximate.
 """
 
+import pandas as pd
+
 from weightspace.report import references
 
 _CLASSIFICATION = [  # row, label, MNIST INR acc (%), Fashion-MNIST INR acc (%), CIFAR-10 -> corrupted acc (%)
@@ -40,3 +42,14 @@ _SINE = [  # row, label, test MSE with 50 training INRs, with 800 (read off the 
     ("dwsnet", "DWSNets", 0.9, 0.25),
 ]
 SINE_REGRESSION = references("Sine-wave regression figure (approximate)", ("mse_50", "mse_800"), _SINE)
+
+
+def paper_table(refs, stds: dict[str, float | None], full=None, table: str = "") -> pd.DataFrame:
+    """The paper's values (mean +- std) beside a stored full-profile result of ours, a dash where there is none."""
+    found = {r["row"]: r for r in full.tables.get(table, [])} if full is not None else {}
+    rows = []
+    for ref in refs:
+        ours = found.get(ref.row, {}).get(ref.metric)
+        rows.append({"method": ref.label, "paper": ref.value, "paper ±": stds.get(ref.row) or "—",
+                     "full (ours)": "—" if ours is None else round(float(ours), 2)})
+    return pd.DataFrame.from_records(rows).set_index("method")

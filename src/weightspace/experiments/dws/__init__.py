@@ -29,12 +29,16 @@ def image_inr_zoo(ctx: RunContext, dataset: str, inrs: int, recipe: dict[str, An
     ``full``: the 60,000 + 10,000 MNIST (or Fashion-MNIST) images. INR ``k`` starts
     from seed ``seed * 1_000_003 + k``.
     """
+    if dataset not in ("mnist", "fashion_mnist"):
+        raise ValueError(f"INR zoos are fitted to mnist or fashion_mnist images, not {dataset!r}")
     images = datasets.load(dataset, ctx.profile)
     x = torch.cat([images.train.x, images.eval.x])[:inrs]
     y = torch.cat([images.train.y, images.eval.y])[:inrs]
     if len(x) < inrs:
         raise ValueError(f"{dataset} has {len(x)} images at the {ctx.profile} profile; {inrs} INRs requested")
-    pixels = x * images.description.get("std", datasets.MNIST_STD) + images.description.get("mean", datasets.MNIST_MEAN)
+    mean, std = {"mnist": (datasets.MNIST_MEAN, datasets.MNIST_STD),
+                 "fashion_mnist": (datasets.FASHION_MNIST_MEAN, datasets.FASHION_MNIST_STD)}[dataset]
+    pixels = x * std + mean
     key = {"dataset": dataset, "profile": ctx.profile, "split": images.description["split"], "inrs": inrs,
            "recipe": recipe, "seed": seed, "device": ctx.device.type}
 

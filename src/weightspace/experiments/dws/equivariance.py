@@ -27,7 +27,7 @@ TITLE = "DWSNets: equivariance and invariance on random MLPs"
 def config(profile: str) -> dict[str, Any]:
     return {"architectures": [[2, 32, 32, 1], [3, 8, 1], [4, 16, 8, 16, 2], [5, 10, 10, 10, 10, 3]],
             "count_architectures": [[2, 3, 1], [1, 2, 3, 2], [2, 3, 2], [3, 2, 2, 2], [2, 4, 3, 1]],
-            "batch": 8, "channels": [3, 5]}
+            "batch": 8, "channels": [3, 5], "recipes": {}}  # nothing is trained
 
 
 def _random_space(widths: list[int], batch: int, channels: int, dtype: torch.dtype,

@@ -72,3 +72,42 @@ def test_equivariance_experiment_confirms_the_invariants(isolated):
     m = result.metrics
     assert m["max_equivariance_f64"] < 1e-12 and m["max_invariance_f32"] < 1e-5
     assert m["counts_match"] and m["matching_exact"] and m["min_input_permutation_error"] > 1e-3
+
+
+def test_full_domain_adaptation_path_runs_on_cifar_shaped_data(isolated, monkeypatch):
+    from weightspace.experiments.dws import domain_adaptation
+
+    def fake_cifar(name, profile):
+        g = torch.Generator().manual_seed(0)
+        x, y = torch.randn(48, 3, 32, 32, generator=g), torch.randint(0, 10, (48,), generator=g)
+        return ImageData(name, Split(x[:32], y[:32]), Split(x[32:], y[32:]), 10,
+                         {"dataset": name, "split": "synthetic CIFAR-shaped data (test)"})
+
+    monkeypatch.setattr(domain_adaptation.datasets, "load", fake_cifar)
+    result = experiments.run("dws.domain_adaptation", "full", side=4, classifier_widths=[48, 6, 5, 10],
+                             classifiers={"train": 6, "val": 2, "test": 2, "steps": 3, "lr": 1e-3, "batch_size": 8},
+                             models={"dwsnet": {"hidden": 3, "layers": 1}, "mlp": {"hidden": 8}},
+                             recipes={"adapt": {**TINY, "steps": 2}}, images_per_step=8)
+    rows = {r["row"]: r for r in result.tables["adaptation"]}
+    assert set(rows) == {"no_adaptation", "mlp", "dwsnet"}
+    assert all(0 <= r["accuracy"] <= 100 for r in rows.values())
+
+
+def test_domain_adaptation_offline_fails_early(isolated, monkeypatch, tmp_path):
+    from weightspace.experiments.dws import domain_adaptation
+
+    def missing(name, profile):
+        raise DatasetNotFoundError("CIFAR10 not found: set WEIGHTSPACE_DATA")
+
+    monkeypatch.setattr(domain_adaptation.datasets, "load", missing)
+    with pytest.raises(DatasetNotFoundError, match="WEIGHTSPACE_DATA"):
+        experiments.run("dws.domain_adaptation", "quick")
+
+
+def test_corruption_changes_images_but_keeps_their_shape():
+    from weightspace.dws.adaptation import corrupt
+
+    x = torch.rand(5, 3, 16, 16)
+    y = corrupt(x, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and (y - x).abs().mean() > 1e-3
+    assert torch.equal(y, corrupt(x, torch.Generator().manual_seed(0)))

@@ -14,6 +14,15 @@ from weightspace.dws.layers import BLOCKS, character_dimension, DWSLayer, Invari
 from weightspace.dws.models import METHODS, DWSEquivariant, DWSNet, build
 from weightspace.dws.space import WeightSpace, make_mlp, mlp_forward, num_parameters
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread avoids thread start-up costs that dominate on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 SHAPES = [(2, 3, 1), (3, 4, 5, 2), (2, 5, 3, 4, 3), (4, 6, 6, 6, 6, 1)]
 
 
@@ -188,8 +197,12 @@ def test_augmentations_keep_the_function_where_they_should():
     same = Augmentation(widths, permutation=True)(flat)
     assert torch.allclose(mlp_forward(WeightSpace.from_flat(same, widths), x), mlp_forward(space, x), atol=1e-5)
     torch.manual_seed(0)
-    moved = Augmentation(widths, translation=0.3)(flat)
-    assert torch.equal(moved[:, 2 * 6:], flat[:, 2 * 6:]) or not torch.equal(moved, flat)
+    moved = Augmentation(widths, translation=0.3)(flat)  # only b_1 (entries 12:18) changes: b_1 + W_1 t
+    assert torch.equal(moved[:, :12], flat[:, :12]) and torch.equal(moved[:, 18:], flat[:, 18:])
+    assert (moved[:, 12:18] - flat[:, 12:18]).abs().max() > 1e-4
+    rotated = Augmentation(widths, rotation_deg=45)(flat)  # W_1 R: each neuron's input weights keep their norm
+    w1, r1 = flat[:, :12].view(4, 6, 2), rotated[:, :12].view(4, 6, 2)
+    assert torch.allclose(w1.norm(dim=2), r1.norm(dim=2), atol=1e-5) and not torch.allclose(w1, r1)
     shifted = Augmentation(widths, noise=0.1, noise_kind="authors_shift")(flat)
     assert torch.allclose(shifted, flat + 0.1 * flat.std(dim=1, keepdim=True))
     with pytest.raises(ValueError, match="rotation needs 2-D"):

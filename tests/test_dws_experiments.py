@@ -120,3 +120,37 @@ def test_corruption_changes_images_but_keeps_their_shape():
     y = corrupt(x, torch.Generator().manual_seed(0))
     assert y.shape == x.shape and (y - x).abs().mean() > 1e-3
     assert torch.equal(y, corrupt(x, torch.Generator().manual_seed(0)))
+
+
+def test_generalization_path_runs_and_scores_kendall_tau(isolated, monkeypatch):
+    from weightspace.experiments.dws import generalization
+
+    monkeypatch.setattr(generalization.datasets, "load", _fake_images)
+    result = experiments.run("dws.generalization", "full", side=4, widths=[16, 5, 5, 10], per_setting=5,
+                             settings={"lr": [1e-3], "steps": [2, 6], "label_noise": [0.0, 0.5]},
+                             classifier_batch=8, models=SMALL_MODELS, recipes={m: TINY for m in METHODS})
+    rows = {r["row"]: r for r in result.tables["generalization"]}
+    assert set(rows) == set(METHODS)
+    assert all(-1 <= r["kendall_tau"] <= 1 for r in rows.values())
+    assert len(result.data["test_accuracy"]) == 20
+
+
+def test_dense_representation_path_runs(isolated):
+    cfg = experiments.config("dws.dense_representation", "full")
+    result = experiments.run("dws.dense_representation", "full", points=16, splits=[24, 8, 16],
+                             inr={**cfg["inr"], "widths": [1, 6, 6, 1], "steps": 3, "chunk": 48},
+                             models={m: SMALL_MODELS[m] for m in cfg["methods"]},
+                             recipes={m: {**TINY, "batch_size": 8} for m in cfg["methods"]}, tsne_points=12)
+    assert {r["row"] for r in result.tables["dense"]} == set(cfg["methods"])
+    assert all(r["probe_mse"] > 0 for r in result.tables["dense"])
+    assert len(result.curves["tsne_dwsnet"]) == 12
+
+
+def test_info_nce_prefers_matching_views():
+    from weightspace.dws.contrastive import info_nce, linear_probe
+
+    z = torch.randn(8, 4)
+    assert info_nce(torch.cat([z, z])) < info_nce(torch.cat([z, torch.randn(8, 4)]))
+    x = torch.randn(50, 3)
+    y = x @ torch.tensor([[1.0], [2.0], [-1.0]]) + 0.5
+    assert linear_probe(x[:40], y[:40], x[40:], y[40:], ridge=1e-9) < 1e-8

@@ -211,5 +211,16 @@ def sine_waves(n: int, points: int, generator: torch.Generator,
     return torch.sin(freq[:, None] * x[None, :]).unsqueeze(-1), (x / math.pi).unsqueeze(-1), freq
 
 
+def scaled_sine_waves(n: int, points: int, generator: torch.Generator, high: float = 10.0) -> tuple[Tensor, Tensor, Tensor]:
+    """``n`` waves ``a sin(b x)``, ``a, b ~ U(0, high)``, on ``points`` of ``[-pi, pi]``: (targets, coords, ``[n, 2]`` (a, b)).
+
+    The dense-representation data of the paper; ``coords`` scaled to ``[-1, 1]``.
+    """
+    ab = high * torch.rand(n, 2, generator=generator)
+    x = torch.linspace(-math.pi, math.pi, points)
+    targets = ab[:, :1] * torch.sin(ab[:, 1:] * x[None, :])
+    return targets.unsqueeze(-1), (x / math.pi).unsqueeze(-1), ab
+
+
 __all__ = ["INRRecipe", "MNIST_INR_WIDTHS", "SINE_INR_WIDTHS", "Zoo", "fit_inrs", "grid", "init_inrs",
-           "inr_forward", "loss_and_grad", "mnist_inr_targets", "num_parameters", "psnr", "sine_waves"]
+           "inr_forward", "loss_and_grad", "mnist_inr_targets", "num_parameters", "psnr", "scaled_sine_waves", "sine_waves"]

@@ -86,6 +86,9 @@ def train_method(method: str, splits: ZooSplits, out_features: int, model_kwargs
                  objective: Objective = Objective()) -> dict[str, Any]:
     """Train ``method`` on ``splits`` (best validation step kept) and score it on the test split.
 
+    Returns the scores and the trained ``model`` with the ``test_inputs`` it was scored on
+    (aligned ones for ``mlp_align``).
+
     Weights are normalised with the training zoo's statistics; ``augment``
     (:class:`Augmentation` options) applies to training batches, plus a random
     hidden-neuron permutation for ``mlp_perm``; ``mlp_align`` trains on aligned MLPs.
@@ -103,4 +106,5 @@ def train_method(method: str, splits: ZooSplits, out_features: int, model_kwargs
     test_score, test_loss = objective.evaluate(model, splits.test.to(device))
     return {"row": method, "score": test_score, "loss": test_loss, "val_score": outcome.accuracy,
             "best_step": outcome.best_step, "parameters": sum(p.numel() for p in model.parameters()),
-            "train_time_s": round(time.time() - started, 1), "curve": outcome.curve, "model": model}
+            "train_time_s": round(time.time() - started, 1), "curve": outcome.curve, "model": model,
+            "test_inputs": splits.test.x}

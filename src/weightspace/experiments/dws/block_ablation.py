@@ -43,6 +43,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         out = train_method("dwsnet", splits, 10, {**cfg["model"], "blocks": blocks}, cfg["recipes"]["dwsnet"],
                            cfg["augment"], ctx.seed * 1000, ctx.device)
         out.pop("model")
+        out.pop("test_inputs")
         done[name] = out
         progress.save(done)
     progress.remove()

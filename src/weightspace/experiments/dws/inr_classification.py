@@ -87,6 +87,7 @@ def classification(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         out = train_method(method, splits, 10, cfg["models"][method], cfg["recipes"][method], cfg["augment"],
                            ctx.seed * 1000 + i, ctx.device)
         out.pop("model")
+        out.pop("test_inputs")
         done[method] = out
         progress.save(done)
     progress.remove()

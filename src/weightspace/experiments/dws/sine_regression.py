@@ -38,7 +38,7 @@ def config(profile: str) -> dict[str, Any]:
     }
     if profile == "full":
         return full
-    quick_recipe = {**recipe, "steps": 150, "lr": 3e-3, "schedule": "one_cycle", "eval_every": 50}
+    quick_recipe = {**recipe, "steps": 120, "lr": 3e-3, "schedule": "one_cycle", "eval_every": 40}
     return {**full, "inr": {**full["inr"], "widths": [1, 16, 16, 1], "steps": 150, "lr": 3e-3, "chunk": 250},
             "points": 128, "train_sizes": [50, 200, 800], "val": 100, "test": 200,
             "recipes": {m: quick_recipe for m in METHODS}}

@@ -27,6 +27,7 @@ ENV_VAR = "WEIGHTSPACE_DATA"
 QUICK_SPLIT_SEED = 0
 QUICK_TRAIN_SIZE = 8000
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
 CIFAR_STATS = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
@@ -102,16 +103,17 @@ def _find(raw: Path, stem: str) -> Path | None:
     return None
 
 
-def _mnist_split(root: Path, split: str, download: bool) -> tuple[np.ndarray, np.ndarray]:
-    raw = root / "MNIST" / "raw"
+def _mnist_split(root: Path, split: str, download: bool, folder: str = "MNIST") -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels of an MNIST-format dataset (``folder``: torchvision's name, e.g. ``FashionMNIST``)."""
+    raw = root / folder / "raw"
     stems = _MNIST_FILES[split]
     paths = [_find(raw, s) for s in stems]
     if None in paths and download:
-        _torchvision_download("MNIST", root, train=split == "train")
+        _torchvision_download(folder, root, train=split == "train")
         paths = [_find(raw, s) for s in stems]
     if None in paths:
         missing = [str(raw / f"{s}.gz") for s, p in zip(stems, paths) if p is None]
-        raise DatasetNotFoundError(_missing_message(f"MNIST ({split} split)", missing, download))
+        raise DatasetNotFoundError(_missing_message(f"{folder} ({split} split)", missing, download))
     images, labels = (read_idx(p) for p in paths)
     return images, labels
 
@@ -160,6 +162,19 @@ def load_mnist(profile: str = "quick", root: str | os.PathLike | None = None, do
                                                        "train": len(train), "eval": len(evaluation)})
 
 
+def load_fashion_mnist(root: str | os.PathLike | None = None, download: bool = True) -> ImageData:
+    """Fashion-MNIST (standard 60,000 / 10,000 split) from ``<root>/FashionMNIST/raw`` (one split for both profiles)."""
+    root = data_root(root)
+    train, test = (_mnist_split(root, s, download, "FashionMNIST") for s in ("train", "test"))
+    to_split = lambda images, labels: Split(  # noqa: E731
+        (torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1) - FASHION_MNIST_MEAN) / FASHION_MNIST_STD,
+        torch.from_numpy(labels.astype(np.int64)))
+    tr, te = to_split(*train), to_split(*test)
+    return ImageData("fashion_mnist", tr, te, 10, {"dataset": "Fashion-MNIST",
+                                                   "split": f"Fashion-MNIST: {len(tr):,} train / {len(te):,} test",
+                                                   "train": len(tr), "eval": len(te)})
+
+
 def _cifar_split(name: str, root: Path, train: bool, download: bool) -> Split:
     from weightspace._compat import import_torchvision
 
@@ -195,5 +210,8 @@ def load(name: str, profile: str = "quick", root: str | os.PathLike | None = Non
     if name in CIFAR_STATS:
         check_profile(profile)
         return load_cifar(name, root, download)
-    raise ValueError(f"unknown dataset {name!r}: choose one of mnist, {', '.join(CIFAR_STATS)}")
+    if name == "fashion_mnist":
+        check_profile(profile)
+        return load_fashion_mnist(root, download)
+    raise ValueError(f"unknown dataset {name!r}: choose one of mnist, fashion_mnist, {', '.join(CIFAR_STATS)}")
 

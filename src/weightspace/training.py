@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -15,16 +15,19 @@ from tqdm.auto import tqdm
 from weightspace.data import ImageData, Split
 from weightspace.results import Checkpoint
 
-OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("one_cycle", "linear", "constant")
+OPTIMIZERS = ("adam", "sgd", "adamw")
+SCHEDULES = ("one_cycle", "linear", "constant", "step")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """A training recipe counted in optimizer steps.
 
+    ``optimizer``: ``adam`` (AMSGrad with ``amsgrad``), ``adamw`` (AdamW with
+    AMSGrad, as DWSNets train) or ``sgd`` (momentum, Nesterov unless ``nesterov`` is off).
     ``schedule``: ``one_cycle`` (warm-up then cosine annealing, Smith & Topin),
-    ``linear`` (the same cycle with linear ramps) or ``constant``.
+    ``linear`` (the same cycle with linear ramps), ``constant``, or ``step``
+    (learning rate times ``gamma`` at each of the ``milestones`` steps).
     The best model over the run is chosen on the evaluation split every
     ``eval_every`` steps, as the neuron-embedding paper does ("best of 2000 steps").
     """
@@ -39,6 +42,9 @@ class TrainConfig:
     eval_every: int = 100
     checkpoint_every: int = 500
     amsgrad: bool = False
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    nesterov: bool = True
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -65,12 +71,17 @@ class TrainOutcome:
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, amsgrad=cfg.amsgrad)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=True)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, amsgrad=True)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                           nesterov=cfg.nesterov)
 
 
 def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
     if cfg.schedule == "constant":
         return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    if cfg.schedule == "step":
+        return torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), cfg.gamma)
     strategy = "cos" if cfg.schedule == "one_cycle" else "linear"
     return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, anneal_strategy=strategy,
                                                cycle_momentum=False)
@@ -91,6 +102,33 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = 1000) -> tuple[fl
     return 100.0 * correct / len(split), loss / len(split)
 
 
+@torch.no_grad()
+def evaluate_regression(model: nn.Module, split: Split, batch_size: int = 1000) -> tuple[float, float]:
+    """Negative mean squared error (higher is better, for best-of selection) and the MSE of ``model`` on ``split``."""
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for start in range(0, len(split), batch_size):
+        x, y = split.x[start : start + batch_size], split.y[start : start + batch_size]
+        total += F.mse_loss(model(x).view_as(y), y, reduction="sum").item() / (y[0].numel() if y.dim() > 1 else 1)
+    model.train(was_training)
+    return -total / len(split), total / len(split)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What :func:`train_classifier` minimises and how it scores a model (higher ``score`` is better).
+
+    The default is classification: cross-entropy, scored by accuracy (%).
+    """
+
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy
+    evaluate: Callable[[nn.Module, Split], tuple[float, float]] = evaluate
+
+
+REGRESSION = Objective(loss=lambda pred, y: F.mse_loss(pred.view_as(y), y), evaluate=evaluate_regression)
+
+
 def _batches_from(split: Split, batch_size: int, seed: int, step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Shuffled mini-batches, epoch ``e`` ordered by a generator seeded with ``(seed, e)``.
 
@@ -108,9 +146,18 @@ def _batches_from(split: Split, batch_size: int, seed: int, step: int) -> Iterat
 
 
 def train_classifier(model: nn.Module, data: ImageData, cfg: TrainConfig, *, seed: int = 0,
-                     checkpoint: Checkpoint | None = None, desc: str = "train", start_step: int = 0,
-                     keep: str = "best") -> TrainOutcome:
+                     checkpoint: Checkpoint | None = None, desc: str = "train",
+                     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+                     regularizer: Callable[[nn.Module], torch.Tensor] | None = None,
+                     objective: Objective = Objective(), start_step: int = 0, keep: str = "best") -> TrainOutcome:
     """Train ``model`` with cross-entropy; leave it holding the best evaluated weights.
+
+    ``augment(x, generator)`` transforms each training batch's inputs, with a CPU
+    generator seeded by ``(seed, step)`` so a resumed run draws the same
+    augmentations; ``regularizer(model)`` is added to the loss (e.g. NeRN's
+    smoothness term); ``objective`` replaces the loss and the score (e.g.
+    :data:`REGRESSION`: MSE, scored by its negative, so the outcome's ``accuracy``
+    is then ``-MSE``).
 
     With a ``checkpoint``, state is saved every ``cfg.checkpoint_every`` steps and an
     interrupted run resumes from the last save; the file is removed at the end.
@@ -133,7 +180,7 @@ def train_classifier(model: nn.Module, data: ImageData, cfg: TrainConfig, *, see
         warnings.simplefilter("ignore", UserWarning)  # stepping the schedule before the first optimiser step
         for _ in range(start_step):
             sched.step()
-    step, best, curve = start_step, {"step": 0, "accuracy": -1.0, "loss": float("inf"), "state": None}, []
+    step, best, curve = start_step, {"step": 0, "accuracy": float("-inf"), "loss": float("inf"), "state": None}, []
     state = checkpoint.load() if checkpoint else None
     if state is not None:
         model.load_state_dict(state["model"])
@@ -145,7 +192,11 @@ def train_classifier(model: nn.Module, data: ImageData, cfg: TrainConfig, *, see
     with tqdm(total=cfg.steps, initial=step, desc=desc, leave=False) as bar:
         while step < cfg.steps:
             x, y = next(stream)
-            loss = F.cross_entropy(model(x), y)
+            if augment is not None:
+                x = augment(x, torch.Generator().manual_seed(seed * 1_000_003 + step))
+            loss = objective.loss(model(x), y)
+            if regularizer is not None:
+                loss = loss + regularizer(model)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -153,7 +204,7 @@ def train_classifier(model: nn.Module, data: ImageData, cfg: TrainConfig, *, see
             step += 1
             bar.update(1)
             if step % cfg.eval_every == 0 or step == cfg.steps:
-                acc, eval_loss = evaluate(model, data.eval)
+                acc, eval_loss = objective.evaluate(model, data.eval)
                 curve.append({"step": step, "train_loss": loss.item(), "accuracy": acc, "loss": eval_loss})
                 bar.set_postfix(acc=f"{acc:.2f}")
                 if acc > best["accuracy"]:

@@ -1,0 +1,230 @@
+"""DWSNets: the invariants the paper rests on (Theorem 5.1, Prop. 5.3, Section 3), INR zoos and weight matching."""
+
+import itertools
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from weightspace.dws.align import align_to, weight_matching
+from weightspace.dws.augment import Augmentation, Normalized, orbit_statistics
+from weightspace.dws.inr import INRRecipe, fit_inrs, grid, init_inrs, inr_forward, loss_and_grad
+from weightspace.dws.layers import BLOCKS, character_dimension, DWSLayer, InvariantLayer, invariant_features, parameters_per_channel_pair
+from weightspace.dws.models import METHODS, DWSEquivariant, DWSNet, build
+from weightspace.dws.space import WeightSpace, make_mlp, mlp_forward, num_parameters
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread avoids thread start-up costs that dominate on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+SHAPES = [(2, 3, 1), (3, 4, 5, 2), (2, 5, 3, 4, 3), (4, 6, 6, 6, 6, 1)]
+
+
+def random_space(widths, batch=3, channels=1, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    weights = tuple(torch.randn(batch, channels, b, a, generator=g, dtype=torch.float64)
+                    for a, b in zip(widths[:-1], widths[1:]))
+    biases = tuple(torch.randn(batch, channels, b, generator=g, dtype=torch.float64) for b in widths[1:])
+    return WeightSpace(weights, biases)
+
+
+def max_diff(a: WeightSpace, b: WeightSpace) -> float:
+    return max((x - y).abs().max().item() for x, y in zip(a.tensors(), b.tensors()))
+
+
+@pytest.mark.parametrize("widths", SHAPES)
+@pytest.mark.parametrize("blocks", [BLOCKS, ("WW",), ("WB", "BB")])
+def test_dws_layer_is_equivariant_to_hidden_permutations(widths, blocks):
+    torch.manual_seed(0)
+    layer = DWSLayer(widths, 3, 4, blocks).double()
+    x = random_space(widths, channels=3)
+    perms = x.random_permutations(torch.Generator().manual_seed(1))
+    err = max_diff(layer(x.permute(perms)), layer(x).permute(perms))
+    assert err < 1e-5
+    # a permutation of the input or output neurons is NOT a symmetry: the layer is not equivariant to it
+    shuffle = torch.arange(widths[0]).flip(0)
+    moved = WeightSpace((x.weights[0][..., shuffle],) + x.weights[1:], x.biases)
+    moved_out = layer(moved).weights[0][..., shuffle.argsort()]
+    if "WW" in blocks and widths[0] > 1:
+        assert (moved_out - layer(x).weights[0]).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("widths", SHAPES)
+def test_invariant_layer_and_dwsnet_are_invariant(widths):
+    torch.manual_seed(0)
+    x = random_space(widths, batch=4).map(lambda t: t.float())
+    perms = x.random_permutations(torch.Generator().manual_seed(2))
+    inv = InvariantLayer(widths, 1, 5)
+    assert (inv(x.permute(perms)) - inv(x)).abs().max() < 1e-5
+    net = DWSNet(widths, 3, hidden=4, layers=2, head_hidden=8).eval()
+    assert (net(x.permute(perms)) - net(x)).abs().max() < 1e-5
+    eq = DWSEquivariant(widths, hidden=4, layers=2)
+    assert max_diff(eq(x.permute(perms)), eq(x).permute(perms)) < 1e-5
+
+
+def _character_dimension(widths, source, target):
+    """dim Hom_G(source, target) = (1/|G|) sum_g tr(rho_source(g)) tr(rho_target(g)), by brute force over G.
+
+    ``source``/``target`` list tensors by their axis labels; tr(rho(g)) on a tensor is the number of its
+    entries that ``g`` fixes = product over axes of (fixed points of tau_j if j is hidden else n_j).
+    """
+    hidden = range(1, len(widths) - 1)
+    total, count = 0, 0
+    for g in itertools.product(*[itertools.permutations(range(widths[j])) for j in hidden]):
+        fixed = {0: widths[0], len(widths) - 1: widths[-1]}
+        fixed.update({j: sum(1 for i, p in enumerate(tau) if i == p) for j, tau in zip(hidden, g)})
+        trace = lambda tensors: sum(math.prod(fixed[a] for a in axes) for axes in tensors)  # noqa: E731
+        total += trace(source) * trace(target)
+        count += 1
+    return total // count
+
+
+@pytest.mark.parametrize("widths", [(2, 3, 1), (1, 2, 3, 2), (2, 3, 2), (3, 2, 2, 2)])
+def test_parameters_per_channel_pair_equal_the_dimension_of_equivariant_maps(widths):
+    M = len(widths) - 1
+    weights = [(m, m - 1) for m in range(1, M + 1)]
+    biases = [(m,) for m in range(1, M + 1)]
+    space = weights + biases
+    assert parameters_per_channel_pair(widths) == _character_dimension(widths, space, space)
+    for block, (src, dst) in {"WW": (weights, weights), "WB": (weights, biases), "BW": (biases, weights),
+                              "BB": (biases, biases)}.items():
+        assert parameters_per_channel_pair(widths, (block,)) == _character_dimension(widths, src, dst)
+    # the invariant layer: one feature per orbit of G on the indices (Prop. 5.3)
+    assert invariant_features(widths) == _character_dimension(widths, space, [()])
+    assert character_dimension(widths) == parameters_per_channel_pair(widths)
+    assert character_dimension(widths, ("WB",)) == _character_dimension(widths, weights, biases)
+
+
+@pytest.mark.parametrize("widths", [(2, 3, 1), (1, 2, 3, 2)])
+def test_the_basis_maps_are_linearly_independent(widths):
+    """Each parameter alone (the rest zero) gives one linear map V -> V; together they have full rank."""
+    layer = DWSLayer(widths, 1, 1).double()
+    dim = num_parameters(widths)
+    basis = WeightSpace.from_flat(torch.eye(dim, dtype=torch.float64), widths)
+    maps = []
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.zero_()
+        for p in layer.maps:
+            for i in range(p.numel()):
+                p.view(-1)[i] = 1.0
+                maps.append(layer(basis).flatten().flatten())
+                p.view(-1)[i] = 0.0
+    assert len(maps) == parameters_per_channel_pair(widths)
+    assert torch.linalg.matrix_rank(torch.stack(maps, dim=1)).item() == len(maps)
+
+
+@pytest.mark.parametrize("widths", [(3, 5, 2), (4, 6, 7, 3)])
+def test_mlp_round_trip_and_permuted_mlp_compute_the_same_function(widths):
+    torch.manual_seed(0)
+    mlps = [make_mlp(widths) for _ in range(3)]
+    space = WeightSpace.from_mlps(mlps)
+    x = torch.randn(10, widths[0])
+    for i, mlp in enumerate(mlps):
+        assert torch.allclose(space.to_mlp(i)(x), mlp(x), atol=1e-6)
+    assert torch.equal(WeightSpace.from_flat(space.flatten(), widths).flatten(), space.flatten())
+    permuted = space.permute(space.random_permutations(torch.Generator().manual_seed(3)))
+    assert max_diff(permuted, space) > 1e-3
+    assert torch.allclose(mlp_forward(permuted, x), mlp_forward(space, x), atol=1e-5)
+    for i, mlp in enumerate(mlps):
+        assert torch.allclose(permuted.to_mlp(i)(x), mlp(x), atol=1e-5)
+
+
+def test_bad_inputs_fail_clearly():
+    with pytest.raises(ValueError, match="chain"):
+        WeightSpace((torch.zeros(1, 1, 3, 2), torch.zeros(1, 1, 2, 4)), (torch.zeros(1, 1, 3), torch.zeros(1, 1, 2)))
+    with pytest.raises(ValueError, match="expected flat parameters"):
+        WeightSpace.from_flat(torch.zeros(2, 10), (2, 3, 1))
+    with pytest.raises(ValueError, match="unknown or no blocks"):
+        DWSLayer((2, 3, 1), 1, 1, ("WX",))
+    with pytest.raises(ValueError, match="layer expects widths"):
+        DWSLayer((2, 3, 1), 1, 1)(random_space((2, 4, 1)).map(lambda t: t.float()))
+    with pytest.raises(ValueError, match="unknown method"):
+        build("resnet", (2, 3, 1), 2)
+
+
+def test_batched_inr_fitting_equals_one_at_a_time():
+    recipe = INRRecipe(widths=(2, 8, 8, 1), steps=30, lr=1e-3, chunk=6)
+    g = torch.Generator().manual_seed(0)
+    targets = torch.rand(6, 49, 1, generator=g)
+    coords = grid(7)
+    batched = fit_inrs(targets, coords, range(100, 106), recipe)
+    single = [fit_inrs(targets[i : i + 1], coords, [100 + i], INRRecipe(**{**recipe.__dict__, "chunk": 1}))
+              for i in range(6)]
+    assert (batched.params - torch.cat([s.params for s in single])).abs().max() < 1e-5
+    assert torch.equal(batched.params[2], fit_inrs(targets[2:3], coords, [102], recipe).params[0])
+    assert (batched.mse < ((targets - 0.5) ** 2).mean(dim=(1, 2))).all()  # fitting reduced the error
+
+
+def test_inr_gradient_equals_autograd_and_early_stop_freezes():
+    recipe = INRRecipe(widths=(2, 8, 8, 1), steps=5)
+    params = init_inrs(range(3), recipe.widths).double() + 0.05 * torch.randn(3, num_parameters((2, 8, 8, 1)),
+                                                                               dtype=torch.float64)
+    coords, targets = grid(5).double(), torch.rand(3, 25, 1, dtype=torch.float64)
+    p = params.clone().requires_grad_(True)
+    mse = (inr_forward(p, coords, recipe) - targets).pow(2).mean(dim=(1, 2))
+    (grad,) = torch.autograd.grad(mse.sum(), p)
+    mse2, grad2 = loss_and_grad(params, coords, targets, recipe)
+    assert torch.allclose(mse, mse2) and torch.allclose(grad, grad2)
+    stopped = fit_inrs(targets.float(), coords.float(), range(3), INRRecipe(widths=(2, 8, 8, 1), steps=5,
+                                                                            stop_psnr=-100.0))
+    assert (stopped.steps == 0).all() and torch.equal(stopped.params, init_inrs(range(3), (2, 8, 8, 1)))
+
+
+@pytest.mark.parametrize("widths", [(2, 6, 1), (3, 7, 5, 2), (2, 8, 8, 8, 1)])
+def test_weight_matching_recovers_a_known_permutation(widths):
+    a = random_space(widths, batch=1, seed=4).map(lambda t: t.float())
+    perms = a.random_permutations(torch.Generator().manual_seed(5), per_mlp=False)
+    b = a.permute(perms)
+    found = weight_matching(a, b)
+    assert torch.equal(b.permute(found).flatten(), a.flatten())
+    assert torch.equal(align_to(a, WeightSpace((b.weights[0].repeat(2, 1, 1, 1),) + tuple(
+        w.repeat(2, 1, 1, 1) for w in b.weights[1:]), tuple(x.repeat(2, 1, 1) for x in b.biases))).flatten(),
+        a.flatten().repeat(2, 1))
+
+
+def test_augmentations_keep_the_function_where_they_should():
+    widths = (2, 6, 1)
+    space = random_space(widths, batch=4).map(lambda t: t.float())
+    flat = space.flatten()
+    x = torch.randn(20, 2)
+    same = Augmentation(widths, permutation=True)(flat)
+    assert torch.allclose(mlp_forward(WeightSpace.from_flat(same, widths), x), mlp_forward(space, x), atol=1e-5)
+    torch.manual_seed(0)
+    moved = Augmentation(widths, translation=0.3)(flat)  # only b_1 (entries 12:18) changes: b_1 + W_1 t
+    assert torch.equal(moved[:, :12], flat[:, :12]) and torch.equal(moved[:, 18:], flat[:, 18:])
+    assert (moved[:, 12:18] - flat[:, 12:18]).abs().max() > 1e-4
+    rotated = Augmentation(widths, rotation_deg=45)(flat)  # W_1 R: each neuron's input weights keep their norm
+    w1, r1 = flat[:, :12].view(4, 6, 2), rotated[:, :12].view(4, 6, 2)
+    assert torch.allclose(w1.norm(dim=2), r1.norm(dim=2), atol=1e-5) and not torch.allclose(w1, r1)
+    shifted = Augmentation(widths, noise=0.1, noise_kind="authors_shift")(flat)
+    assert torch.allclose(shifted, flat + 0.1 * flat.std(dim=1, keepdim=True))
+    with pytest.raises(ValueError, match="rotation needs 2-D"):
+        Augmentation((3, 4, 1), rotation_deg=45)
+
+
+def test_normalisation_keeps_invariance():
+    widths = (2, 5, 4, 1)
+    zoo = random_space(widths, batch=20).map(lambda t: t.float() * 3 + 1).flatten()
+    mean, std = orbit_statistics(zoo, widths)
+    net = Normalized(DWSNet(widths, 2, hidden=3, layers=1, head_hidden=4), mean, std).eval()
+    space = WeightSpace.from_flat(zoo, widths)
+    permuted = space.permute(space.random_permutations(torch.Generator().manual_seed(0))).flatten()
+    assert (net(permuted) - net(zoo)).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_maps_a_batch_and_gets_gradients(method):
+    widths = (2, 8, 8, 1)
+    model = build(method, widths, 10)
+    x = random_space(widths, batch=5).map(lambda t: t.float()).flatten()
+    out = model(x)
+    assert out.shape == (5, 10)
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,156 @@
+"""The DWSNets experiments end to end on tiny synthetic data, through their full-profile code paths."""
+
+import pytest
+import torch
+
+from weightspace import experiments
+from weightspace.data import DatasetNotFoundError, ImageData, Split
+from weightspace.dws.models import METHODS
+from weightspace.experiments import dws as dws_experiments
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread avoids thread start-up costs that dominate on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+TINY = {"steps": 3, "batch_size": 8, "lr": 1e-3, "optimizer": "adamw", "schedule": "constant",
+        "weight_decay": 5e-4, "eval_every": 1}
+SMALL_MODELS = {"dwsnet": {"hidden": 4, "layers": 2, "head_hidden": 8}, "mlp": {"hidden": 16, "layers": 2},
+                "mlp_perm": {"hidden": 16, "layers": 2}, "mlp_align": {"hidden": 16, "layers": 2},
+                "deepsets": {"hidden": 8}, "transformer": {"d_model": 8, "heads": 2, "layers": 1},
+                "inr2vec": {"hidden": 8, "embedding": 8}}
+
+
+def _fake_images(name, profile, n=40):
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
+    return ImageData(name, Split(x[:30], y[:30]), Split(x[30:], y[30:]), 10,
+                     {"dataset": name, "split": f"synthetic {name}-shaped data (test)"})
+
+
+@pytest.mark.parametrize("name", ["dws.inr_classification", "dws.fmnist_classification"])
+def test_full_inr_classification_path_runs_every_method(isolated, monkeypatch, name):
+    monkeypatch.setattr(dws_experiments.datasets, "load", _fake_images)
+    result = experiments.run(name, "full", inrs=36, splits=[20, 8, 8],
+                             inr={"steps": 2, "lr": 5e-4, "stop_psnr": 40.0, "chunk": 12},
+                             models=SMALL_MODELS, recipes={m: TINY for m in METHODS},
+                             augment={"translation": 0.1, "rotation_deg": 45.0, "scale": [0.8, 1.2],
+                                      "dropout": 0.01}, speed_sample=2)
+    rows = {r["row"]: r for r in result.tables["classification"]}
+    assert set(rows) == set(METHODS)
+    assert all(0 <= r["accuracy"] <= 100 for r in rows.values())
+    assert result.metrics["zoo_inrs"] == 36 and result.metrics["inrs_per_second_batched"] > 0
+
+
+def test_fashion_mnist_offline_fails_early_and_clearly(isolated, monkeypatch, tmp_path):
+    monkeypatch.setenv("WEIGHTSPACE_DATA", str(tmp_path / "empty"))
+    monkeypatch.setattr("weightspace.data._torchvision_download", lambda *a, **k: None)  # offline
+    with pytest.raises(DatasetNotFoundError, match="FashionMNIST.*WEIGHTSPACE_DATA"):
+        experiments.run("dws.fmnist_classification", "quick")
+
+
+def test_sine_regression_and_ablation_run_small(isolated, monkeypatch):
+    result = experiments.run("dws.sine_regression", "full", points=16, train_sizes=[8, 16], val=8, test=8,
+                             inr={"widths": [1, 8, 8, 1], "steps": 3, "lr": 1e-3, "stop_psnr": 40.0, "offset": 0.0,
+                                  "chunk": 16},
+                             models={**SMALL_MODELS, "dwsnet": {"hidden": 4, "layers": 2, "head_hidden": 8}},
+                             recipes={m: TINY for m in METHODS})
+    for row in result.tables["sine"]:
+        assert row["mse_8"] > 0 and row["mse_16"] > 0
+    monkeypatch.setattr(dws_experiments.datasets, "load", _fake_images)
+    ablation = experiments.run("dws.block_ablation", "full", inrs=36, splits=[20, 8, 8],
+                               inr={"steps": 2, "lr": 5e-4, "stop_psnr": 40.0, "chunk": 36},
+                               model={"hidden": 4, "layers": 1, "head_hidden": 8}, recipes={"dwsnet": TINY})
+    table = {r["row"]: r for r in ablation.tables["ablation"]}
+    assert table["WW"]["parameters"] < table["all"]["parameters"]
+
+
+def test_unknown_methods_and_blocks_fail_clearly(isolated):
+    with pytest.raises(ValueError, match="unknown methods"):
+        experiments.run("dws.sine_regression", methods=["resnet"])
+    with pytest.raises(ValueError, match="unknown or no blocks"):
+        experiments.run("dws.block_ablation", variants={"bad": ["XY"]})
+
+
+def test_equivariance_experiment_confirms_the_invariants(isolated):
+    result = experiments.run("dws.equivariance", architectures=[[2, 6, 5, 1]], count_architectures=[[2, 3, 1]])
+    m = result.metrics
+    assert m["max_equivariance_f64"] < 1e-12 and m["max_invariance_f32"] < 1e-5
+    assert m["counts_match"] and m["matching_exact"] and m["min_input_permutation_error"] > 1e-3
+
+
+def test_full_domain_adaptation_path_runs_on_cifar_shaped_data(isolated, monkeypatch):
+    from weightspace.experiments.dws import domain_adaptation
+
+    def fake_cifar(name, profile):
+        g = torch.Generator().manual_seed(0)
+        x, y = torch.randn(48, 3, 32, 32, generator=g), torch.randint(0, 10, (48,), generator=g)
+        return ImageData(name, Split(x[:32], y[:32]), Split(x[32:], y[32:]), 10,
+                         {"dataset": name, "split": "synthetic CIFAR-shaped data (test)"})
+
+    monkeypatch.setattr(domain_adaptation.datasets, "load", fake_cifar)
+    result = experiments.run("dws.domain_adaptation", "full", side=4, classifier_widths=[48, 6, 5, 10],
+                             classifiers={"train": 6, "val": 2, "test": 2, "steps": 3, "lr": 1e-3, "batch_size": 8},
+                             models={"dwsnet": {"hidden": 3, "layers": 1}, "mlp": {"hidden": 8}},
+                             recipes={"adapt": {**TINY, "steps": 2}}, images_per_step=8)
+    rows = {r["row"]: r for r in result.tables["adaptation"]}
+    assert set(rows) == {"no_adaptation", "mlp", "dwsnet"}
+    assert all(0 <= r["accuracy"] <= 100 for r in rows.values())
+
+
+def test_domain_adaptation_offline_fails_early(isolated, monkeypatch, tmp_path):
+    from weightspace.experiments.dws import domain_adaptation
+
+    def missing(name, profile):
+        raise DatasetNotFoundError("CIFAR10 not found: set WEIGHTSPACE_DATA")
+
+    monkeypatch.setattr(domain_adaptation.datasets, "load", missing)
+    with pytest.raises(DatasetNotFoundError, match="WEIGHTSPACE_DATA"):
+        experiments.run("dws.domain_adaptation", "quick")
+
+
+def test_corruption_changes_images_but_keeps_their_shape():
+    from weightspace.dws.adaptation import corrupt
+
+    x = torch.rand(5, 3, 16, 16)
+    y = corrupt(x, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and (y - x).abs().mean() > 1e-3
+    assert torch.equal(y, corrupt(x, torch.Generator().manual_seed(0)))
+
+
+def test_generalization_path_runs_and_scores_kendall_tau(isolated, monkeypatch):
+    from weightspace.experiments.dws import generalization
+
+    monkeypatch.setattr(generalization.datasets, "load", _fake_images)
+    result = experiments.run("dws.generalization", "full", side=4, widths=[16, 5, 5, 10], per_setting=5,
+                             settings={"lr": [1e-3], "steps": [2, 6], "label_noise": [0.0, 0.5]},
+                             classifier_batch=8, models=SMALL_MODELS, recipes={m: TINY for m in METHODS})
+    rows = {r["row"]: r for r in result.tables["generalization"]}
+    assert set(rows) == set(METHODS)
+    assert all(-1 <= r["kendall_tau"] <= 1 for r in rows.values())
+    assert len(result.data["test_accuracy"]) == 20
+
+
+def test_dense_representation_path_runs(isolated):
+    cfg = experiments.config("dws.dense_representation", "full")
+    result = experiments.run("dws.dense_representation", "full", points=16, splits=[24, 8, 16],
+                             inr={**cfg["inr"], "widths": [1, 6, 6, 1], "steps": 3, "chunk": 48},
+                             models={m: SMALL_MODELS[m] for m in cfg["methods"]},
+                             recipes={m: {**TINY, "batch_size": 8} for m in cfg["methods"]}, tsne_points=12)
+    assert {r["row"] for r in result.tables["dense"]} == set(cfg["methods"])
+    assert all(r["probe_mse"] > 0 for r in result.tables["dense"])
+    assert len(result.curves["tsne_dwsnet"]) == 12
+
+
+def test_info_nce_prefers_matching_views():
+    from weightspace.dws.contrastive import info_nce, linear_probe
+
+    z = torch.randn(8, 4)
+    assert info_nce(torch.cat([z, z])) < info_nce(torch.cat([z, torch.randn(8, 4)]))
+    x = torch.randn(50, 3)
+    y = x @ torch.tensor([[1.0], [2.0], [-1.0]]) + 0.5
+    assert linear_probe(x[:40], y[:40], x[40:], y[40:], ridge=1e-9) < 1e-8

@@ -5,7 +5,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= quick
-NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 
 export TQDM_DISABLE ?= 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
@@ -22,11 +21,20 @@ install: $(STAMP)
 
 ## Run every notebook in place (papermill is the only executor). The notebooks'
 ## defaults are the quick profile; `make notebooks PROFILE=full` injects another.
+## Quick runs compute on one thread each, so two papers run at a time on two
+## cores (JOBS=1: one at a time); a paper's notebooks run in order, since later
+## sections reuse what earlier ones cached; the summary pages run last.
 PROFILE_PARAM := $(if $(filter-out quick,$(PROFILE)),-p profile $(PROFILE))
+JOBS ?= $(if $(filter quick,$(PROFILE)),2,1)
+PAPERS := $(sort $(dir $(wildcard notebooks/*/*.ipynb)))
+SUMMARY_NOTEBOOKS := $(wildcard notebooks/*.ipynb)
+PAPERMILL = $(BIN)/papermill --log-level WARNING -k python3 $(PROFILE_PARAM)
 notebooks: $(STAMP)
-	@for nb in $(NOTEBOOKS); do \
-	  echo "papermill $$nb"; \
-	  $(BIN)/papermill --log-level WARNING -k python3 --cwd "$$(dirname $$nb)" $(PROFILE_PARAM) "$$nb" "$$nb" || exit 1; \
+	@printf '%s\n' $(PAPERS) | xargs -P $(JOBS) -n 1 sh -c 'for nb in "$$0"*.ipynb; do \
+	  t0=$$(date +%s); $(PAPERMILL) --cwd "$$0" "$$nb" "$$nb" || exit 255; \
+	  echo "papermill $$nb: $$(($$(date +%s) - t0)) s"; done'
+	@for nb in $(SUMMARY_NOTEBOOKS); do \
+	  $(PAPERMILL) --cwd notebooks "$$nb" "$$nb" && echo "papermill $$nb" || exit 1; \
 	done
 
 ## Build the site from the committed notebooks (no execution); a warning fails it.
@@ -38,7 +46,7 @@ html: $(STAMP)
 book: notebooks html
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q -n 2 -p no:cacheprovider
 
 ## nbval re-executes every notebook in verification mode (WEIGHTSPACE_VERIFY=1: each
 ## experiment is recomputed, nothing is written) and compares the cells tagged

@@ -1,8 +1,11 @@
 import os
 
 import pytest
+import torch
 
 os.environ.setdefault("TQDM_DISABLE", "1")
+# pytest-xdist runs two test processes on two cores: one thread each, no oversubscription.
+torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ def config(profile: str) -> dict[str, Any]:
     if profile == "full":
         return full
     quick_recipe = {**recipe, "steps": 150, "lr": 3e-3, "schedule": "one_cycle", "eval_every": 50}
-    return {**full, "inr": {**full["inr"], "widths": [1, 16, 16, 1], "steps": 150, "lr": 3e-3, "chunk": 250},
+    return {**full, "inr": {**full["inr"], "widths": [1, 16, 16, 1], "steps": 150, "lr": 1e-2, "chunk": 250},
             "points": 128, "splits": [600, 100, 300],
             "models": {**full["models"], "dwsnet": {"hidden": 8, "layers": 3, "head_hidden": 32, "batch_norm": True}},
             "recipes": {m: quick_recipe for m in full["methods"]}, "tsne_points": 300}
@@ -95,5 +95,6 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     summary = zoo.summary()
     split = (f"{summary['inrs']:,} INRs {widths} of a sin(bx), a, b ~ U(0, 10), {cfg['points']} points, mean PSNR "
              f"{summary['mean_psnr']:.1f} dB; split {' / '.join(map(str, cfg['splits']))}")
-    return Outputs(metrics={**{r["row"]: r["probe_mse"] for r in table}, "raw_weights_probe_mse": raw},
+    return Outputs(metrics={**{r["row"]: r["probe_mse"] for r in table}, "raw_weights_probe_mse": raw,
+                            **{f"zoo_{k}": v for k, v in summary.items()}},
                    tables={"dense": table}, curves=curves, data={"split": split})

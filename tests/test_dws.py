@@ -5,7 +5,6 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from weightspace.dws.align import align_to, weight_matching
 from weightspace.dws.augment import Augmentation, Normalized, orbit_statistics

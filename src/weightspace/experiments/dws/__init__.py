@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
+from torch import Tensor
 
 from weightspace import data as datasets
 from weightspace.data import ImageData, Split
@@ -17,7 +18,7 @@ from weightspace.dws.models import build
 from weightspace.dws.space import WeightSpace
 from weightspace.experiments import RunContext, seed_everything
 from weightspace.results import load_or_make
-from weightspace.training import Objective, TrainConfig, evaluate, train_classifier
+from weightspace.training import Objective, TrainConfig, train_classifier
 
 PAPER = "dws"
 
@@ -51,6 +52,25 @@ def image_inr_zoo(ctx: RunContext, dataset: str, inrs: int, recipe: dict[str, An
     zoo = load_or_make(f"{PAPER}/{dataset}_inrs", key, make, paper=PAPER)
     zoo.labels = zoo.labels.long()
     return zoo
+
+
+def wave_zoo(ctx: RunContext, kind: str, n: int, points: int, recipe: dict[str, Any],
+             waves: Callable[[int, int, torch.Generator], tuple[Tensor, Tensor, Tensor]]) -> Zoo:
+    """INRs of ``n`` 1-D waves drawn by ``waves(n, points, generator)`` (targets, coords, labels), cached as ``kind``.
+
+    The waves come from a generator seeded with the run's seed; INR ``k`` starts
+    from seed ``seed * 1_000_003 + k``.
+    """
+    key = {"profile": ctx.profile, "n": n, "points": points, "inr": recipe, "seed": ctx.seed,
+           "device": ctx.device.type}
+
+    def make() -> Zoo:
+        targets, coords, labels = waves(n, points, torch.Generator().manual_seed(ctx.seed))
+        seeds = [ctx.seed * 1_000_003 + k for k in range(n)]
+        return fit_inrs(targets.to(ctx.device), coords.to(ctx.device), seeds, INRRecipe(**recipe), labels=labels,
+                        desc=kind.replace("_", " "))
+
+    return load_or_make(f"{PAPER}/{kind}", key, make, paper=PAPER)
 
 
 @dataclass

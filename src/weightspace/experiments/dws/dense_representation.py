@@ -17,11 +17,10 @@ import torch
 from weightspace.data import ImageData
 from weightspace.dws.augment import Augmentation, Normalized, orbit_statistics
 from weightspace.dws.contrastive import INFO_NCE, TwoViews, linear_probe, tsne
-from weightspace.dws.inr import SINE_INR_WIDTHS, INRRecipe, Zoo, fit_inrs, scaled_sine_waves
+from weightspace.dws.inr import SINE_INR_WIDTHS, scaled_sine_waves
 from weightspace.dws.models import METHODS, build
 from weightspace.experiments import Outputs, RunContext, seed_everything
-from weightspace.experiments.dws import PAPER, ZooSplits
-from weightspace.results import load_or_make
+from weightspace.experiments.dws import ZooSplits, wave_zoo
 from weightspace.training import TrainConfig, train_classifier
 
 TITLE = "DWSNets: self-supervised dense representation of sine-wave INRs"
@@ -51,25 +50,11 @@ def config(profile: str) -> dict[str, Any]:
             "recipes": {m: quick_recipe for m in full["methods"]}, "tsne_points": 300}
 
 
-def scaled_sine_zoo(ctx: RunContext, cfg: dict[str, Any]) -> Zoo:
-    n = sum(cfg["splits"])
-    key = {"profile": ctx.profile, "n": n, "points": cfg["points"], "inr": cfg["inr"], "seed": ctx.seed,
-           "device": ctx.device.type}
-
-    def make() -> Zoo:
-        targets, coords, ab = scaled_sine_waves(n, cfg["points"], torch.Generator().manual_seed(ctx.seed))
-        seeds = [ctx.seed * 1_000_003 + k for k in range(n)]
-        return fit_inrs(targets.to(ctx.device), coords.to(ctx.device), seeds, INRRecipe(**cfg["inr"]), labels=ab,
-                        desc="a sin(bx) INRs")
-
-    return load_or_make(f"{PAPER}/scaled_sine_inrs", key, make, paper=PAPER)
-
-
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     unknown = [m for m in cfg["methods"] if m not in METHODS or m == "mlp_align"]
     if unknown:
         raise ValueError(f"unknown methods {unknown}: choose from {', '.join(m for m in METHODS if m != 'mlp_align')}")
-    zoo = scaled_sine_zoo(ctx, cfg)
+    zoo = wave_zoo(ctx, "scaled_sine_inrs", sum(cfg["splits"]), cfg["points"], cfg["inr"], scaled_sine_waves)
     widths = tuple(cfg["inr"]["widths"])
     splits = ZooSplits.cut(zoo.params, zoo.labels.float(), tuple(cfg["splits"]), widths)
     mean, std = orbit_statistics(splits.train.x, widths)

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
-from weightspace.dws.inr import SINE_INR_WIDTHS, INRRecipe, Zoo, fit_inrs, sine_waves
+from weightspace.dws.inr import SINE_INR_WIDTHS, sine_waves
 from weightspace.dws.models import METHODS
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.dws import PAPER, ZooSplits, train_method
-from weightspace.results import load_or_make
+from weightspace.experiments.dws import ZooSplits, train_method, wave_zoo
 from weightspace.training import REGRESSION
 
 TITLE = "DWSNets: sine-wave regression from INR weights"
@@ -44,26 +41,12 @@ def config(profile: str) -> dict[str, Any]:
             "recipes": {m: quick_recipe for m in METHODS}}
 
 
-def sine_zoo(ctx: RunContext, cfg: dict[str, Any]) -> Zoo:
-    """The INRs of ``max(train_sizes) + val + test`` sine waves, cached; labels are the frequencies."""
-    n = max(cfg["train_sizes"]) + cfg["val"] + cfg["test"]
-    key = {"profile": ctx.profile, "n": n, "points": cfg["points"], "inr": cfg["inr"], "seed": ctx.seed,
-           "device": ctx.device.type}
-
-    def make() -> Zoo:
-        targets, coords, freq = sine_waves(n, cfg["points"], torch.Generator().manual_seed(ctx.seed))
-        seeds = [ctx.seed * 1_000_003 + k for k in range(n)]
-        return fit_inrs(targets.to(ctx.device), coords.to(ctx.device), seeds, INRRecipe(**cfg["inr"]), labels=freq,
-                        desc="sine INRs")
-
-    return load_or_make(f"{PAPER}/sine_inrs", key, make, paper=PAPER)
-
-
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     unknown = [m for m in cfg["methods"] if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown methods {unknown}: choose from {', '.join(METHODS)}")
-    zoo = sine_zoo(ctx, cfg)
+    n = max(cfg["train_sizes"]) + cfg["val"] + cfg["test"]
+    zoo = wave_zoo(ctx, "sine_inrs", n, cfg["points"], cfg["inr"], sine_waves)
     widths = tuple(cfg["inr"]["widths"])
     largest = max(cfg["train_sizes"])
     pool = ZooSplits.cut(zoo.params, zoo.labels.float(), (largest, cfg["val"], cfg["test"]), widths)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +15,7 @@ from weightspace.data import ImageData, Split
 from weightspace.results import Checkpoint
 
 OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("one_cycle", "linear", "constant")
+SCHEDULES = ("one_cycle", "linear", "constant", "step")
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,8 @@ class TrainConfig:
     """A training recipe counted in optimizer steps.
 
     ``schedule``: ``one_cycle`` (warm-up then cosine annealing, Smith & Topin),
-    ``linear`` (the same cycle with linear ramps) or ``constant``.
+    ``linear`` (the same cycle with linear ramps), ``constant``, or ``step``
+    (learning rate times ``gamma`` at each of the ``milestones`` steps).
     The best model over the run is chosen on the evaluation split every
     ``eval_every`` steps, as the neuron-embedding paper does ("best of 2000 steps").
     """
@@ -37,6 +38,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     eval_every: int = 100
     checkpoint_every: int = 500
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    nesterov: bool = True
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -63,12 +67,15 @@ class TrainOutcome:
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=True)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                           nesterov=cfg.nesterov)
 
 
 def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
     if cfg.schedule == "constant":
         return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    if cfg.schedule == "step":
+        return torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), cfg.gamma)
     strategy = "cos" if cfg.schedule == "one_cycle" else "linear"
     return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, anneal_strategy=strategy,
                                                cycle_momentum=False)
@@ -106,8 +113,13 @@ def _batches_from(split: Split, batch_size: int, seed: int, step: int) -> Iterat
 
 
 def train_classifier(model: nn.Module, data: ImageData, cfg: TrainConfig, *, seed: int = 0,
-                     checkpoint: Checkpoint | None = None, desc: str = "train") -> TrainOutcome:
+                     checkpoint: Checkpoint | None = None, desc: str = "train",
+                     regularizer: Callable[[nn.Module], torch.Tensor] | None = None,
+                     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None) -> TrainOutcome:
     """Train ``model`` with cross-entropy; leave it holding the best evaluated weights.
+
+    ``regularizer(model)`` is added to the loss (e.g. NeRN's smoothness term);
+    ``augment(x, generator)`` transforms each training batch (generator seeded per step).
 
     With a ``checkpoint``, state is saved every ``cfg.checkpoint_every`` steps and an
     interrupted run resumes from the last save; the file is removed at the end.
@@ -128,7 +140,11 @@ def train_classifier(model: nn.Module, data: ImageData, cfg: TrainConfig, *, see
     with tqdm(total=cfg.steps, initial=step, desc=desc, leave=False) as bar:
         while step < cfg.steps:
             x, y = next(stream)
+            if augment is not None:
+                x = augment(x, torch.Generator().manual_seed(seed * 1_000_003 + step))
             loss = F.cross_entropy(model(x), y)
+            if regularizer is not None:
+                loss = loss + regularizer(model)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -188,6 +188,20 @@ def load_cifar(name: str = "cifar10", root: str | os.PathLike | None = None, dow
                                                   "train": len(train), "eval": len(test)})
 
 
+def imagenet_folders(root: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """ImageNet's (ILSVRC 2012) train and val folders in ImageFolder layout: ``<root>/imagenet/{train,val}/<wnid>/``.
+
+    ImageNet cannot be downloaded automatically; a missing folder raises
+    :class:`DatasetNotFoundError` naming it.
+    """
+    base = data_root(root) / "imagenet"
+    missing = [str(base / s) for s in ("train", "val") if not (base / s).is_dir()]
+    if missing:
+        raise DatasetNotFoundError(_missing_message("ImageNet (ILSVRC 2012)", missing, False)
+                                   + " ImageNet is never downloaded automatically (its licence needs a sign-up).")
+    return base / "train", base / "val"
+
+
 def load(name: str, profile: str = "quick", root: str | os.PathLike | None = None, download: bool = True) -> ImageData:
     """Load a dataset by name for a profile (CIFAR has one split for both profiles)."""
     if name == "mnist":

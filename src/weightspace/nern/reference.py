@@ -48,19 +48,19 @@ _T10 = [  # regularisation factor, hidden size: original accuracy, predictor MB,
 TABLE10 = references("Table 10", ("original", "predictor_mb", "accuracy"), _T10)
 
 _T11 = [  # CIFAR-100 ResNet56 (71.35)
-    ("none-320", "none h=320", 1.48, 68.76), ("none-360", "none h=360", 1.83, 70.09),
-    ("none-400", "none h=400", 2.22, 70.83),
-    ("in-320", "in-filter h=320", 1.48, 68.92), ("in-360", "in-filter h=360", 1.83, 70.30),
-    ("in-400", "in-filter h=400", 2.22, 70.97),
-    ("cross-320", "cross-filter h=320", 1.48, 69.30), ("cross-360", "cross-filter h=360", 1.83, 70.31),
-    ("cross-400", "cross-filter h=400", 2.22, 70.86),
+    ("resnet56-none-320", "none h=320", 1.48, 68.76), ("resnet56-none-360", "none h=360", 1.83, 70.09),
+    ("resnet56-none-400", "none h=400", 2.22, 70.83),
+    ("resnet56-in-320", "in-filter h=320", 1.48, 68.92), ("resnet56-in-360", "in-filter h=360", 1.83, 70.30),
+    ("resnet56-in-400", "in-filter h=400", 2.22, 70.97),
+    ("resnet56-cross-320", "cross-filter h=320", 1.48, 69.30), ("resnet56-cross-360", "cross-filter h=360", 1.83, 70.31),
+    ("resnet56-cross-400", "cross-filter h=400", 2.22, 70.86),
 ]
 TABLE11 = references("Table 11", ("predictor_mb", "accuracy"), _T11)
-TABLE2 = [r for r in TABLE11 if r.row in ("cross-320", "cross-360", "in-400")]
+TABLE2 = [r for r in TABLE11 if r.row in ("resnet56-cross-320", "resnet56-cross-360", "resnet56-in-400")]
 TABLE2 = [Reference("Table 2", r.row, r.metric, r.value, r.label) for r in TABLE2]
 CIFAR100_OFFICIAL = references(f"{OFFICIAL}, CIFAR-100", ("accuracy",), [
-    ("original", "ResNet56 original", 71.35), ("cross-360", "cross-filter h=360", 70.51),
-    ("cross-400", "cross-filter h=400", 71.70)])
+    ("resnet56-original", "ResNet56 original", 71.35), ("resnet56-cross-360", "cross-filter h=360", 70.51),
+    ("resnet56-cross-400", "cross-filter h=400", 71.70)])
 
 _T12 = [  # ResNet18 on ImageNet (69.76 / 89.08); the in-filter top-1 column is lost in our copy
     ("in-1024", "in-filter h=1024", 12.99, None, 87.78), ("in-1140", "in-filter h=1140", 15.97, None, 88.29),

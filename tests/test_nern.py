@@ -217,3 +217,8 @@ def test_bad_inputs_fail_clearly():
         NeRNConfig(sampling="magnitude")
     with pytest.raises(ValueError, match="no loss"):
         NeRNConfig(recon=False, alpha=0, beta=0)
+
+
+def test_dense_and_streaming_greedy_paths_agree():
+    pts = torch.randn(3, 40, 9, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(permutation.greedy_path(pts), permutation.greedy_path(pts, dense_limit=0))

@@ -14,9 +14,9 @@ move; only the coordinate that predicts each kernel changes.
   the filters, their distance being the sum of the kernel distances between the
   channel-ordered filters (Fig. 2). Every kernel stays in its filter.
 
-Both run all steps of a path as batched ``torch.cdist`` calls (one per step,
-over all filters of a layer at once for the in-filter variant), so ResNet56 is
-ordered in seconds on a CPU.
+Both compute a layer's distances with one batched ``torch.cdist`` (all filters
+of a layer at once for the in-filter variant) and then take one vectorised
+argmin per step of the path, so ResNet56 is ordered in seconds on a CPU.
 """
 
 from __future__ import annotations
@@ -39,23 +39,34 @@ def _points(kernels: torch.Tensor) -> torch.Tensor:
     return flat if flat.shape[-1] == 1 else F.normalize(flat, dim=-1, eps=1e-12)
 
 
-def greedy_path(points: torch.Tensor) -> torch.Tensor:
+def greedy_path(points: torch.Tensor, dense_limit: int = 2**26) -> torch.Tensor:
     """Greedy nearest-neighbour paths from index 0 through ``points`` (B, n, d): (B, n) visiting orders.
 
-    Each of the ``n - 1`` steps computes, for all ``B`` problems at once, the
-    distances from the current point to every point and moves to the nearest
-    unvisited one (ties go to the lowest index).
+    All ``B`` problems advance together, one step per iteration, ties going to the
+    lowest index. When the ``B * n * n`` distances fit in ``dense_limit`` entries they
+    are computed once with ``torch.cdist`` and each step reads the current point's row
+    plus an infinite penalty on visited points; otherwise each step computes the distances from the current points.
     """
     if points.dim() != 3:
         raise ValueError(f"expected points of shape (batch, n, d), got {tuple(points.shape)}")
     b, n, _ = points.shape
     rows = torch.arange(b, device=points.device)
     path = torch.zeros(b, n, dtype=torch.long, device=points.device)
+    current = path[:, 0]
+    exact = "donot_use_mm_for_euclid_dist"
+    if b * n * n <= dense_limit:
+        dist = torch.cdist(points, points, compute_mode=exact)
+        visited = torch.zeros(b, n, dtype=points.dtype, device=points.device)
+        visited[:, 0] = math.inf
+        for step in range(1, n):
+            current = (dist[rows, current] + visited).argmin(1)
+            path[:, step] = current
+            visited[rows, current] = math.inf
+        return path
     visited = torch.zeros(b, n, dtype=torch.bool, device=points.device)
     visited[:, 0] = True
-    current = path[:, 0]
     for step in range(1, n):
-        dist = torch.cdist(points[rows, current].unsqueeze(1), points).squeeze(1)
+        dist = torch.cdist(points[rows, current].unsqueeze(1), points, compute_mode=exact).squeeze(1)
         current = dist.masked_fill(visited, math.inf).argmin(1)
         path[:, step] = current
         visited[rows, current] = True

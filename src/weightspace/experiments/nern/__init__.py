@@ -62,8 +62,8 @@ def crop_flip(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return torch.where(flip.view(n, 1, 1, 1), out.flip(-1), out)
 
 
-def original_spec(profile: str, arch: str = "resnet20", dataset: str | None = None,
-                  smooth: float = 0.0) -> dict[str, Any]:
+def original_spec(profile: str, arch: str = "resnet20", dataset: str | None = None, smooth: float = 0.0,
+                  recipe: dict[str, Any] | None = None) -> dict[str, Any]:
     """What defines an original network: architecture, width, data, recipe, smoothness factor (eq. 6).
 
     ``quick`` replaces ``arch`` by a ResNet8 of width 4 (one block per stage, option-B shortcuts: 676 kernels)
@@ -71,7 +71,7 @@ def original_spec(profile: str, arch: str = "resnet20", dataset: str | None = No
     """
     quick = profile == "quick"
     return {"arch": "resnet8" if quick else arch, "width": 4 if quick else 16, "dataset": dataset or ("mnist32" if quick else "cifar10"),
-            "recipe": original_recipe(profile), "smooth": smooth, "augment": not quick}
+            "recipe": recipe or original_recipe(profile), "smooth": smooth, "augment": not quick}
 
 
 def original_network(ctx: RunContext, spec: dict[str, Any], data: ImageData) -> tuple[nn.Module, dict[str, Any]]:
@@ -184,14 +184,14 @@ def permutation_table(cfg: dict[str, Any], ctx: RunContext, paper_sizes: dict[st
             table += [skipped(f"{arch}-original", why)] + [skipped(f"{arch}-{m}-{h}", why)
                                                            for m in cfg["modes"] for h in paper_sizes[arch]]
             continue
-        spec = original_spec(ctx.profile, arch, cfg["dataset"])
+        spec = original_spec(ctx.profile, arch, cfg["dataset"], recipe=cfg["reference"])
         original, record = original_network(ctx, spec, data)
         originals[arch] = record["accuracy"]
         table.append({**original_row(f"{arch}-original", spec, record), "ran": f"{spec['arch']}-w{spec['width']}"})
         for h, slot in zip(cfg["archs"][arch], cfg["slots"][arch]):
             for mode in cfg["modes"]:
                 tag = f"{arch}-{mode}-{slot}"
-                row, out = fit(ctx, original, data, mode, {**cfg["recipes"][arch], "hidden": h}, tag,
+                row, out = fit(ctx, original, data, mode, {**cfg["nern"][arch], "hidden": h}, tag,
                                eval_limit=cfg["eval_limit"])
                 table.append({**row, "ran": f"{spec['arch']}-w{spec['width']}, h={h}"})
                 curves[tag] = evaluated(out.curve)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.nern import evaluated, fit, load_data, nern_recipe, original_network, original_spec
+from weightspace.experiments.nern import (evaluated, fit, load_data, nern_recipe, original_network, original_recipe,
+                                          original_spec)
 
 TITLE = "NeRN, Tables 6 and 7 and Fig. 4: loss and sampling ablations"
 LOSSES = {"recon": {"alpha": 0.0, "beta": 0.0}, "distill": {"recon": False, "warmup": 0}, "all": {}}
@@ -22,18 +23,20 @@ SAMPLING = ["all", "layer", "uniform", "weighted"]
 
 def config(profile: str) -> dict[str, Any]:
     if profile == "quick":
-        return {"dataset": "mnist32", "recipe": nern_recipe(profile, eval_every=170), "eval_limit": 1000}
-    return {"dataset": "cifar10", "recipe": nern_recipe(profile, eval_every=2000), "eval_limit": None}
+        return {"dataset": "mnist32", "nern": nern_recipe(profile, eval_every=170), "reference": original_recipe(profile),
+                "eval_limit": 1000}
+    return {"dataset": "cifar10", "nern": nern_recipe(profile, eval_every=2000), "reference": original_recipe(profile),
+            "eval_limit": None}
 
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     data = load_data(cfg["dataset"], ctx.profile, ctx.device)
-    spec = original_spec(ctx.profile, "resnet20", cfg["dataset"])
+    spec = original_spec(ctx.profile, "resnet20", cfg["dataset"], recipe=cfg["reference"])
     original, record = original_network(ctx, spec, data)
-    ran = f"{spec['arch']}-w{spec['width']}, h={cfg['recipe']['hidden']}"
+    ran = f"{spec['arch']}-w{spec['width']}, h={cfg['nern']['hidden']}"
     losses_table, sampling_table, curves = [], [], {}
     for name, overrides in LOSSES.items():
-        row, out = fit(ctx, original, data, "cross", {**cfg["recipe"], **overrides}, f"loss-{name}",
+        row, out = fit(ctx, original, data, "cross", {**cfg["nern"], **overrides}, f"loss-{name}",
                        eval_limit=cfg["eval_limit"])
         losses_table.append({**row, "row": name, "ran": ran})
         curves[f"loss-{name}"] = evaluated(out.curve)
@@ -41,7 +44,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         if name == "weighted":
             sampling_table.append({**losses_table[-1], "row": name})
             continue
-        row, out = fit(ctx, original, data, "cross", {**cfg["recipe"], "sampling": name}, f"sampling-{name}",
+        row, out = fit(ctx, original, data, "cross", {**cfg["nern"], "sampling": name}, f"sampling-{name}",
                        eval_limit=cfg["eval_limit"])
         sampling_table.append({**row, "row": name, "ran": ran})
         curves[f"sampling-{name}"] = evaluated(out.curve)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.nern import load_data, original_network, original_spec
+from weightspace.experiments.nern import load_data, original_network, original_recipe, original_spec
 from weightspace.nern import permutation
 from weightspace.nern.models import build, conv_names
 from weightspace.nern.predictor import gamma
@@ -31,7 +31,8 @@ ARCHS = [("resnet20-cifar10", "resnet20", 10), ("resnet56-cifar10", "resnet56", 
 
 
 def config(profile: str) -> dict[str, Any]:
-    return {"dataset": "mnist32" if profile == "quick" else "cifar10", "timing_arch": "resnet56",
+    return {"dataset": "mnist32" if profile == "quick" else "cifar10", "reference": original_recipe(profile),
+            "timing_arch": "resnet56",
             "bases": [0.76, 1.0, 1.25, 1.5, 2.0], "frequencies": 40, "channels": 64, "anchor": 31}
 
 
@@ -46,7 +47,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
             permutation.order(w, mode)
         timing[mode] = round(time.perf_counter() - started, 2)
     data = load_data(cfg["dataset"], ctx.profile, ctx.device)
-    spec = original_spec(ctx.profile, "resnet20", cfg["dataset"])
+    spec = original_spec(ctx.profile, "resnet20", cfg["dataset"], recipe=cfg["reference"])
     original, _ = original_network(ctx, spec, data)
     smooth = []
     for name, w in conv_weights(original, conv_names(original)).items():

@@ -18,7 +18,8 @@ from typing import Any
 import torch
 
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.nern import evaluator, fit, load_data, nern_recipe, original_network, original_spec
+from weightspace.experiments.nern import (evaluator, fit, load_data, nern_recipe, original_network, original_recipe,
+                                          original_spec)
 from weightspace.nern.applications import PRUNING_SCORES, filter_errors, prune_by_score, prune_predictor
 from weightspace.nern.losses import capture
 from weightspace.nern.models import conv_names
@@ -28,21 +29,23 @@ TITLE = "NeRN, Fig. 5 and Fig. 6: meta-compression, weight importance, reconstru
 
 
 def config(profile: str) -> dict[str, Any]:
-    base = {"predictor_fractions": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
+    base = {"predictor_fractions": [0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5],
             "original_fractions": [0.1, 0.2, 0.3, 0.4, 0.5], "mode": "cross"}
     if profile == "quick":
-        return {**base, "dataset": "mnist32", "arch": "resnet56", "recipe": nern_recipe(profile),
+        return {**base, "dataset": "mnist32", "arch": "resnet56", "nern": nern_recipe(profile),
+                "reference": original_recipe(profile),
                 "eval_limit": 1000, "top_filters": 4, "activation_images": 500}
     return {**base, "dataset": "cifar10", "arch": "resnet56",
-            "recipe": nern_recipe(profile, hidden=280, alpha=1e-5, beta=1e-5, warmup=10_000),
+            "nern": nern_recipe(profile, hidden=280, alpha=1e-5, beta=1e-5, warmup=10_000),
+            "reference": original_recipe(profile),
             "eval_limit": None, "top_filters": 10, "activation_images": 1000}
 
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     data = load_data(cfg["dataset"], ctx.profile, ctx.device)
-    spec = original_spec(ctx.profile, cfg["arch"], cfg["dataset"])
+    spec = original_spec(ctx.profile, cfg["arch"], cfg["dataset"], recipe=cfg["reference"])
     original, record = original_network(ctx, spec, data)
-    row, out = fit(ctx, original, data, cfg["mode"], cfg["recipe"], "nern", eval_limit=cfg["eval_limit"])
+    row, out = fit(ctx, original, data, cfg["mode"], cfg["nern"], "nern", eval_limit=cfg["eval_limit"])
     score = evaluator(data, cfg["eval_limit"])
     names = conv_names(original)
     weights = conv_weights(original, names)

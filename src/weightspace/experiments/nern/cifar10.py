@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.nern import nern_recipe, permutation_table
+from weightspace.experiments.nern import nern_recipe, original_recipe, permutation_table
 
 TITLE = "NeRN, Table 1 and Table 5: CIFAR-10 reconstruction with and without permutation smoothness"
 PAPER_SIZES = {"resnet20": [140, 160, 180, 200], "resnet56": [240, 280, 320, 360]}
@@ -21,10 +21,12 @@ MODES = ["none", "in", "cross"]
 def config(profile: str) -> dict[str, Any]:
     if profile == "quick":
         return {"dataset": "mnist32", "archs": {"resnet20": [32, 48]}, "slots": {"resnet20": [160, 180]},
-                "modes": MODES, "recipes": {"resnet20": nern_recipe(profile)}, "eval_limit": 1000}
+                "modes": MODES, "nern": {"resnet20": nern_recipe(profile)}, "reference": original_recipe(profile),
+                "eval_limit": 1000}
     resnet56 = nern_recipe(profile, alpha=1e-5, beta=1e-5, warmup=10_000)
     return {"dataset": "cifar10", "archs": PAPER_SIZES, "slots": PAPER_SIZES, "modes": MODES,
-            "recipes": {"resnet20": nern_recipe(profile), "resnet56": resnet56}, "eval_limit": None}
+            "nern": {"resnet20": nern_recipe(profile), "resnet56": resnet56}, "reference": original_recipe(profile),
+            "eval_limit": None}
 
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.nern import nern_recipe, permutation_table
+from weightspace.experiments.nern import nern_recipe, original_recipe, permutation_table
 
 TITLE = "NeRN, Tables 2 and 11: CIFAR-100 reconstruction (full profile only)"
 PAPER_SIZES = {"resnet56": [320, 360, 400]}
@@ -21,7 +21,7 @@ PAPER_SIZES = {"resnet56": [320, 360, 400]}
 def config(profile: str) -> dict[str, Any]:
     recipe = nern_recipe("full", steps=88_200, alpha=1e-5, beta=1e-5, warmup=10_000)
     return {"dataset": "cifar100", "archs": PAPER_SIZES, "slots": PAPER_SIZES, "modes": ["none", "in", "cross"],
-            "recipes": {"resnet56": recipe}, "eval_limit": None}
+            "nern": {"resnet56": recipe}, "reference": original_recipe("full"), "eval_limit": None}
 
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:

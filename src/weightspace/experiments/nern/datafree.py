@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.nern import (evaluated, fit, load_data, nern_recipe, original_network, original_row,
-                                          original_spec, skipped)
+from weightspace.experiments.nern import (evaluated, fit, load_data, nern_recipe, original_network, original_recipe,
+                                          original_row, original_spec, skipped)
 
 TITLE = "NeRN, Table 4: data-free training with noise inputs"
 PAPER_SIZES = {"resnet20": [160, 180], "resnet56": [280, 320]}
@@ -19,10 +19,11 @@ PAPER_SIZES = {"resnet20": [160, 180], "resnet56": [280, 320]}
 def config(profile: str) -> dict[str, Any]:
     if profile == "quick":
         return {"dataset": "mnist32", "archs": {"resnet20": [32, 48]}, "slots": {"resnet20": [160, 180]},
-                "recipes": {"resnet20": nern_recipe(profile)}, "eval_limit": 1000}
+                "nern": {"resnet20": nern_recipe(profile)}, "reference": original_recipe(profile), "eval_limit": 1000}
     resnet56 = nern_recipe(profile, alpha=1e-5, beta=1e-5, warmup=10_000)
     return {"dataset": "cifar10", "archs": PAPER_SIZES, "slots": PAPER_SIZES,
-            "recipes": {"resnet20": nern_recipe(profile), "resnet56": resnet56}, "eval_limit": None}
+            "nern": {"resnet20": nern_recipe(profile), "resnet56": resnet56}, "reference": original_recipe(profile),
+            "eval_limit": None}
 
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
@@ -33,11 +34,11 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
             table += [skipped(f"{arch}-{h}-{k}", f"not run at the {ctx.profile} profile")
                       for h in PAPER_SIZES[arch] for k in ("recon", "noise")]
             continue
-        spec = original_spec(ctx.profile, arch, cfg["dataset"])
+        spec = original_spec(ctx.profile, arch, cfg["dataset"], recipe=cfg["reference"])
         original, record = original_network(ctx, spec, data)
         table.append(original_row(f"{arch}-original", spec, record))
         for h, slot in zip(cfg["archs"][arch], cfg["slots"][arch]):
-            recipe = {**cfg["recipes"][arch], "hidden": h}
+            recipe = {**cfg["nern"][arch], "hidden": h}
             for kind, inputs, overrides in (("recon", "data", {"alpha": 0.0, "beta": 0.0}), ("noise", "noise", {})):
                 tag = f"{arch}-{slot}-{kind}"
                 row, out = fit(ctx, original, data, "cross", {**recipe, **overrides}, tag, inputs,

@@ -34,7 +34,12 @@ MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 def config(profile: str) -> dict[str, Any]:
     recipe = nern_recipe("full", steps=160_000, batch_size=32, kernel_batch=2**16, alpha=1e-6, beta=1e-6,
                          warmup=20_000, eval_every=20_000)
-    return {"sizes": SIZES, "modes": ["in", "cross"], "recipe": recipe, "eval_images": None, "workers": 8}
+    # "reference" documents how the pretrained original was trained (torchvision's recipe: 90 epochs of
+    # batch 256, lr x0.1 every 30 epochs); it is loaded, never trained here.
+    reference = {"steps": 450_450, "batch_size": 256, "lr": 0.1, "optimizer": "sgd", "schedule": "step",
+                 "milestones": [150_150, 300_300], "weight_decay": 1e-4, "nesterov": False}
+    return {"sizes": SIZES, "modes": ["in", "cross"], "nern": recipe, "reference": reference, "eval_images": None,
+            "workers": 8}
 
 
 def loaders(cfg: dict[str, Any], device: torch.device) -> tuple[Callable[[int], torch.Tensor],
@@ -58,7 +63,7 @@ def loaders(cfg: dict[str, Any], device: torch.device) -> tuple[Callable[[int], 
         try:
             return next(stream)[0].to(device, non_blocking=True)
         except StopIteration:
-            stream = iter(torch.utils.data.DataLoader(train, cfg["recipe"]["batch_size"], shuffle=True,
+            stream = iter(torch.utils.data.DataLoader(train, cfg["nern"]["batch_size"], shuffle=True,
                                                       num_workers=cfg["workers"], drop_last=True, pin_memory=True))
             return next(stream)[0].to(device, non_blocking=True)
 
@@ -93,7 +98,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     for mode in cfg["modes"]:
         layout = KernelLayout.of(conv_weights(original, names), mode)
         for h in cfg["sizes"]:
-            rcfg = NeRNConfig(**{**cfg["recipe"], "hidden": h})
+            rcfg = NeRNConfig(**{**cfg["nern"], "hidden": h})
             nern = NeRN(layout, h, rcfg.base, rcfg.frequencies).to(ctx.device)
             tag = f"{mode}-{h}"
             out = train_nern(original, nern, rcfg, batches, score, seed=ctx.seed, checkpoint=ctx.checkpoint(tag),

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.nern import (fit, load_data, nern_recipe, original_network, original_row, original_spec,
-                                          skipped)
+from weightspace.experiments.nern import (fit, load_data, nern_recipe, original_network, original_recipe, original_row,
+                                          original_spec, skipped)
 
 TITLE = "NeRN, Fig. 3 and Table 10: regularisation-based smoothness"
 PAPER_FACTORS = [1e-6, 5e-6, 1e-5, 5e-5]
@@ -25,9 +25,10 @@ PAPER_SIZES = [240, 280]
 def config(profile: str) -> dict[str, Any]:
     if profile == "quick":
         return {"dataset": "mnist32", "arch": "resnet56", "factors": [1e-4, 5e-4, 1e-3, 5e-3], "sizes": [48],
-                "recipe": nern_recipe(profile), "eval_limit": 1000}
+                "nern": nern_recipe(profile), "reference": original_recipe(profile), "eval_limit": 1000}
     return {"dataset": "cifar10", "arch": "resnet56", "factors": PAPER_FACTORS, "sizes": PAPER_SIZES,
-            "recipe": nern_recipe(profile, alpha=1e-5, beta=1e-5, warmup=10_000), "eval_limit": None}
+            "nern": nern_recipe(profile, alpha=1e-5, beta=1e-5, warmup=10_000), "reference": original_recipe(profile),
+            "eval_limit": None}
 
 
 def _slot(factor: float) -> str:
@@ -41,7 +42,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     data = load_data(cfg["dataset"], ctx.profile, ctx.device)
     table, originals = [], []
     for factor, slot in zip(cfg["factors"], PAPER_FACTORS):
-        spec = original_spec(ctx.profile, cfg["arch"], cfg["dataset"], smooth=factor)
+        spec = original_spec(ctx.profile, cfg["arch"], cfg["dataset"], smooth=factor, recipe=cfg["reference"])
         original, record = original_network(ctx, spec, data)
         originals.append({**original_row(f"{_slot(slot)}", spec, record), "factor": factor})
         for size_slot in PAPER_SIZES:
@@ -50,7 +51,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
                 table.append(skipped(tag, f"not run at the {ctx.profile} profile"))
                 continue
             h = cfg["sizes"][PAPER_SIZES.index(size_slot)]
-            row, _ = fit(ctx, original, data, "none", {**cfg["recipe"], "hidden": h}, tag,
+            row, _ = fit(ctx, original, data, "none", {**cfg["nern"], "hidden": h}, tag,
                          eval_limit=cfg["eval_limit"])
             table.append({**row, "original": record["accuracy"], "factor": factor,
                           "ran": f"{spec['arch']}-w{spec['width']}, factor {factor:g}, h={h}"})

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.nern import (evaluated, fit, load_data, nern_recipe, original_network, original_recipe,
+from weightspace.experiments.nern import (evaluated, fit, layouts, load_data, nern_recipe, original_network, original_recipe,
                                           original_spec)
 
 TITLE = "NeRN, Tables 6 and 7 and Fig. 4: loss and sampling ablations"
@@ -33,11 +33,12 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     data = load_data(cfg["dataset"], ctx.profile, ctx.device)
     spec = original_spec(ctx.profile, "resnet20", cfg["dataset"], recipe=cfg["reference"])
     original, record = original_network(ctx, spec, data)
+    ordered = layouts(original)
     ran = f"{spec['arch']}-w{spec['width']}, h={cfg['nern']['hidden']}"
     losses_table, sampling_table, curves = [], [], {}
     for name, overrides in LOSSES.items():
         row, out = fit(ctx, original, data, "cross", {**cfg["nern"], **overrides}, f"loss-{name}",
-                       eval_limit=cfg["eval_limit"])
+                       eval_limit=cfg["eval_limit"], layout=ordered)
         losses_table.append({**row, "row": name, "ran": ran})
         curves[f"loss-{name}"] = evaluated(out.curve)
     for name in SAMPLING:
@@ -45,7 +46,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
             sampling_table.append({**losses_table[-1], "row": name})
             continue
         row, out = fit(ctx, original, data, "cross", {**cfg["nern"], "sampling": name}, f"sampling-{name}",
-                       eval_limit=cfg["eval_limit"])
+                       eval_limit=cfg["eval_limit"], layout=ordered)
         sampling_table.append({**row, "row": name, "ran": ran})
         curves[f"sampling-{name}"] = evaluated(out.curve)
     return Outputs(metrics={"original": record["accuracy"]},

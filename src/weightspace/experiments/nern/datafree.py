@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.nern import (evaluated, fit, load_data, nern_recipe, original_network, original_recipe,
+from weightspace.experiments.nern import (evaluated, fit, layouts, load_data, nern_recipe, original_network, original_recipe,
                                           original_row, original_spec, skipped)
 
 TITLE = "NeRN, Table 4: data-free training with noise inputs"
@@ -37,12 +37,13 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         spec = original_spec(ctx.profile, arch, cfg["dataset"], recipe=cfg["reference"])
         original, record = original_network(ctx, spec, data)
         table.append(original_row(f"{arch}-original", spec, record))
+        ordered = layouts(original)
         for h, slot in zip(cfg["archs"][arch], cfg["slots"][arch]):
             recipe = {**cfg["nern"][arch], "hidden": h}
             for kind, inputs, overrides in (("recon", "data", {"alpha": 0.0, "beta": 0.0}), ("noise", "noise", {})):
                 tag = f"{arch}-{slot}-{kind}"
                 row, out = fit(ctx, original, data, "cross", {**recipe, **overrides}, tag, inputs,
-                               cfg["eval_limit"])
+                               cfg["eval_limit"], ordered)
                 table.append({**row, "ran": f"{spec['arch']}-w{spec['width']}, h={h}"})
                 curves[tag] = evaluated(out.curve)
     return Outputs(metrics={r["row"]: r.get("accuracy") for r in table}, tables={"table4": table}, curves=curves,

@@ -167,7 +167,7 @@ def _cifar_split(name: str, root: Path, train: bool, download: bool) -> Split:
     cls = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
     try:
         ds = cls(str(root), train=train, download=download)
-    except RuntimeError as err:
+    except (RuntimeError, OSError) as err:  # OSError: the download failed (offline)
         folder = root / cls.base_folder
         raise DatasetNotFoundError(_missing_message(f"{name.upper()} ({'train' if train else 'test'} split)",
                                                     [str(folder)], download)) from err

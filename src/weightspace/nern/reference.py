@@ -52,7 +52,8 @@ _T11 = [  # CIFAR-100 ResNet56 (71.35)
     ("resnet56-none-400", "none h=400", 2.22, 70.83),
     ("resnet56-in-320", "in-filter h=320", 1.48, 68.92), ("resnet56-in-360", "in-filter h=360", 1.83, 70.30),
     ("resnet56-in-400", "in-filter h=400", 2.22, 70.97),
-    ("resnet56-cross-320", "cross-filter h=320", 1.48, 69.30), ("resnet56-cross-360", "cross-filter h=360", 1.83, 70.31),
+    ("resnet56-cross-320", "cross-filter h=320", 1.48, 69.30),
+    ("resnet56-cross-360", "cross-filter h=360", 1.83, 70.31),
     ("resnet56-cross-400", "cross-filter h=400", 2.22, 70.86),
 ]
 TABLE11 = references("Table 11", ("predictor_mb", "accuracy"), _T11)

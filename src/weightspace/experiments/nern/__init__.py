@@ -70,7 +70,8 @@ def original_spec(profile: str, arch: str = "resnet20", dataset: str | None = No
     so that a NeRN fits it in a few hundred iterations on one CPU thread.
     """
     quick = profile == "quick"
-    return {"arch": "resnet8" if quick else arch, "width": 4 if quick else 16, "dataset": dataset or ("mnist32" if quick else "cifar10"),
+    return {"arch": "resnet8" if quick else arch, "width": 4 if quick else 16,
+            "dataset": dataset or ("mnist32" if quick else "cifar10"),
             "recipe": recipe or original_recipe(profile), "smooth": smooth, "augment": not quick}
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.nern import (evaluated, fit, layouts, load_data, nern_recipe, original_network, original_recipe,
-                                          original_spec)
+from weightspace.experiments.nern import (evaluated, fit, layouts, load_data, nern_recipe, original_network,
+                                          original_recipe, original_spec)
 
 TITLE = "NeRN, Tables 6 and 7 and Fig. 4: loss and sampling ablations"
 LOSSES = {"recon": {"alpha": 0.0, "beta": 0.0}, "distill": {"recon": False, "warmup": 0}, "all": {}}
@@ -23,8 +23,8 @@ SAMPLING = ["all", "layer", "uniform", "weighted"]
 
 def config(profile: str) -> dict[str, Any]:
     if profile == "quick":
-        return {"dataset": "mnist32", "nern": nern_recipe(profile, eval_every=170), "reference": original_recipe(profile),
-                "eval_limit": 1000}
+        return {"dataset": "mnist32", "nern": nern_recipe(profile, eval_every=170),
+                "reference": original_recipe(profile), "eval_limit": 1000}
     return {"dataset": "cifar10", "nern": nern_recipe(profile, eval_every=2000), "reference": original_recipe(profile),
             "eval_limit": None}
 

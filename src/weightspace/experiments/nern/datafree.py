@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.nern import (evaluated, fit, layouts, load_data, nern_recipe, original_network, original_recipe,
-                                          original_row, original_spec, skipped)
+from weightspace.experiments.nern import (evaluated, fit, layouts, load_data, nern_recipe, original_network,
+                                          original_recipe, original_row, original_spec, skipped)
 
 TITLE = "NeRN, Table 4: data-free training with noise inputs"
 PAPER_SIZES = {"resnet20": [160, 180], "resnet56": [280, 320]}

@@ -55,8 +55,8 @@ def test_full_cifar10_path_runs_on_cifar_shaped_data(isolated, cifar):
 
 def test_full_cifar100_path_runs_and_fails_clearly_without_data(isolated, cifar, monkeypatch):
     result = experiments.run("nern.cifar100", "full", archs={"resnet56": [8]}, slots={"resnet56": [320]},
-                             modes=["cross"], nern={"resnet56": TINY_NERN}, reference=TINY_ORIGINAL)
-    assert _rows(result, "table")["resnet56-cross-320"]["status"] == ""
+                             modes=["in"], nern={"resnet56": TINY_NERN}, reference=TINY_ORIGINAL)
+    assert _rows(result, "table")["resnet56-in-320"]["status"] == ""
 
     def missing(name, profile):
         raise DatasetNotFoundError(f"{name} not found: set WEIGHTSPACE_DATA")

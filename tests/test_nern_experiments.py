@@ -150,3 +150,14 @@ def test_unknown_inputs_fail_clearly(isolated, cifar):
     ctx = RunContext("t", "full", 0, torch.device("cpu"), "h")
     with pytest.raises(ValueError, match="unknown inputs"):
         shared.fit(ctx, net, data, "none", TINY_NERN, "x", inputs="images")
+
+
+def test_orderings_are_cached_per_weights_and_mode(isolated):
+    torch.manual_seed(0)
+    net = CifarResNet(8, 10, 4, 1)
+    first = shared.layouts(net)("cross")
+    again = shared.layouts(net)("cross")
+    assert all(torch.equal(a, b) for a, b in zip(first.orders, again.orders))
+    assert len(list((isolated / "cache" / "nern" / "layout").glob("*.pt"))) == 1
+    shared.layouts(net)("in")
+    assert len(list((isolated / "cache" / "nern" / "layout").glob("*.pt"))) == 2

@@ -9,6 +9,7 @@ iterations. ``full``: the paper's CIFAR-10/100 ResNets and recipes.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any, Callable
 
@@ -124,12 +125,22 @@ def evaluator(data: ImageData, limit: int | None) -> Any:
 
 
 def layouts(original: nn.Module) -> Callable[[str], KernelLayout]:
-    """mode -> the layout of ``original``'s conv weights under that permutation, each ordered once."""
+    """mode -> the layout of ``original``'s conv weights under that permutation.
+
+    Each ordering is computed once and cached (``load_or_make``) under a digest of the
+    weights, so every section that reconstructs the same original reuses it.
+    """
     names, made = conv_names(original), {}
+    weights = conv_weights(original, names)
+    digest = hashlib.sha256()
+    for name, w in weights.items():
+        digest.update(name.encode())
+        digest.update(w.detach().cpu().contiguous().numpy().tobytes())
 
     def get(mode: str) -> KernelLayout:
         if mode not in made:
-            made[mode] = KernelLayout.of(conv_weights(original, names), mode)
+            made[mode] = load_or_make(f"{PAPER}/layout", {"weights": digest.hexdigest(), "mode": mode},
+                                      lambda: KernelLayout.of(weights, mode), paper=PAPER)
         return made[mode]
     return get
 

@@ -222,3 +222,39 @@ def test_bad_inputs_fail_clearly():
 def test_dense_and_streaming_greedy_paths_agree():
     pts = torch.randn(3, 40, 9, generator=torch.Generator().manual_seed(3))
     assert torch.equal(permutation.greedy_path(pts), permutation.greedy_path(pts, dense_limit=0))
+
+
+def test_predictor_pruning_zeroes_the_smallest_weights():
+    from weightspace.nern.applications import prune_predictor
+
+    nern = NeRN(KernelLayout.of({"a": torch.randn(4, 4, 3, 3)}), 16)
+    pruned = prune_predictor(nern, 0.5)
+    weights = [m.weight for m in pruned.predictor.modules() if isinstance(m, torch.nn.Linear)]
+    zeros = sum((w == 0).sum().item() for w in weights)
+    total = sum(w.numel() for w in weights)
+    assert abs(zeros - total // 2) <= 1
+    assert all((m.weight != 0).all() for m in nern.predictor.modules() if isinstance(m, torch.nn.Linear))
+    with pytest.raises(ValueError, match="fraction"):
+        prune_predictor(nern, 1.0)
+
+
+def test_filter_errors_and_pruning_by_score():
+    from weightspace.nern.applications import filter_errors, prune_by_score
+
+    w = torch.ones(3, 2, 3, 3)
+    rec = w.clone()
+    rec[1] *= 1.5
+    assert filter_errors(w, rec).tolist() == pytest.approx([0.0, 0.5, 0.0])
+    net = CifarResNet(8, 10, 4, 1)
+    names = conv_names(net)
+    weights = conv_weights(net, names)
+    rebuilt = {n: v + 0.01 * torch.randn_like(v) for n, v in weights.items()}
+    for score in ("reconstruction", "magnitude", "random"):
+        pruned = prune_by_score(net, weights, rebuilt, 0.25, score, torch.Generator().manual_seed(0))
+        params = dict(pruned.named_parameters())
+        zeroed = sum((params[n] == 0).sum().item() for n in names)
+        assert zeroed == int(0.25 * sum(v.numel() for v in weights.values()))
+    magnitude = dict(prune_by_score(net, weights, rebuilt, 0.25, "magnitude").named_parameters())
+    kept = torch.cat([magnitude[n].detach().abs().flatten() for n in names])
+    dropped = torch.cat([weights[n].abs().flatten() for n in names])[kept == 0]
+    assert dropped.max() <= kept[kept > 0].min()

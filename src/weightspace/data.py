@@ -182,7 +182,7 @@ def _cifar_split(name: str, root: Path, train: bool, download: bool) -> Split:
     cls = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
     try:
         ds = cls(str(root), train=train, download=download)
-    except RuntimeError as err:
+    except (RuntimeError, OSError) as err:  # OSError: the download failed (offline)
         folder = root / cls.base_folder
         raise DatasetNotFoundError(_missing_message(f"{name.upper()} ({'train' if train else 'test'} split)",
                                                     [str(folder)], download)) from err
@@ -201,6 +201,20 @@ def load_cifar(name: str = "cifar10", root: str | os.PathLike | None = None, dow
     return ImageData(name, train, test, classes, {"dataset": name.upper(),
                                                   "split": f"{name.upper()}: {len(train):,} train / {len(test):,} test",
                                                   "train": len(train), "eval": len(test)})
+
+
+def imagenet_folders(root: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """ImageNet's (ILSVRC 2012) train and val folders in ImageFolder layout: ``<root>/imagenet/{train,val}/<wnid>/``.
+
+    ImageNet cannot be downloaded automatically; a missing folder raises
+    :class:`DatasetNotFoundError` naming it.
+    """
+    base = data_root(root) / "imagenet"
+    missing = [str(base / s) for s in ("train", "val") if not (base / s).is_dir()]
+    if missing:
+        raise DatasetNotFoundError(_missing_message("ImageNet (ILSVRC 2012)", missing, False)
+                                   + " ImageNet is never downloaded automatically (its licence needs a sign-up).")
+    return base / "train", base / "val"
 
 
 def load(name: str, profile: str = "quick", root: str | os.PathLike | None = None, download: bool = True) -> ImageData:

@@ -97,3 +97,13 @@ def provenance_table(results: Sequence[Result] | None = None) -> pd.DataFrame:
                      "device": p.get("device"), "torch": p.get("torch"), "commit": str(p.get("git_commit", ""))[:12],
                      "wall time (s)": p.get("wall_time_s"), "created": p.get("created"), "config hash": r.config_hash})
     return pd.DataFrame.from_records(rows)
+
+
+def stored_comparison(references: Sequence[Reference], experiment: str, table: str, profile: str = "full",
+                      seed: int = 0) -> pd.DataFrame:
+    """The paper beside the committed ``profile`` result of ``experiment``, a dash where none is committed.
+
+    For pages of experiments that need data this machine lacks (e.g. ImageNet): nothing runs.
+    """
+    result = load_result(profile, experiment, seed) or Result(experiment, profile, seed, {}, "")
+    return comparison_table(references, result, table, full=None).drop(columns=["full (ours)"])

@@ -1,0 +1,260 @@
+"""NeRN's invariants: sizes of Tables 8/9, permutations, the predictor, losses and optimiser."""
+
+import math
+
+import pytest
+import torch
+
+from weightspace.nern import losses, permutation, reference
+from weightspace.nern.models import CifarResNet, build, conv_names, feature_modules, kernel_smoothness, smoothness
+from weightspace.nern.optim import ranger
+from weightspace.nern.predictor import KernelLayout, NeRN, gamma, positional_embedding, predictor_size_mb
+from weightspace.nern.sizes import size_rows
+from weightspace.nern.train import NeRNConfig, conv_weights, distillation, predict, reconstructed, sample_kernels
+
+
+def _ref(table, row, metric):
+    return next(r.value for r in table if r.row == row and r.metric == metric)
+
+
+def test_resnet18_sizes_equal_the_papers_digits():
+    row = size_rows("resnet18", 1000)
+    assert round(row["total_mb"], 2) == 44.59
+    assert round(row["conv_mb"], 2) == 42.60
+    assert round(row["learnable_mb"], 2) == reference.LEARNABLE_RESNET18_MB.value == 41.91
+    assert round(row["in_filter_mb"], 3) == 1.246
+    assert round(row["cross_filter_mb"], 3) == 2.505
+    assert round(row["conv_pct"], 2) == 95.53  # the paper prints 95.54: 42.60 / 44.59 of the rounded sizes
+    assert round(row["in_filter_pct"], 2) == 2.79 and round(row["cross_filter_pct"], 2) == 5.62
+
+
+@pytest.mark.parametrize("arch,classes,task", [("resnet20", 10, "cifar10"), ("resnet56", 10, "cifar10"),
+                                               ("resnet20", 100, "cifar100"), ("resnet56", 100, "cifar100")])
+def test_cifar_sizes_equal_tables_8_and_9_to_the_printed_precision(arch, classes, task):
+    row, key = size_rows(arch, classes), f"{arch}-{task}"
+    total, conv = round(row["total_mb"], 2), round(row["conv_mb"], 2)
+    assert total == _ref(reference.TABLE8, key, "total_mb") == _ref(reference.TABLE9, key, "total_mb")
+    assert conv == _ref(reference.TABLE8, key, "conv_mb")
+    # the printed percentages are ratios of the rounded sizes
+    assert round(100 * conv / total, 2) == _ref(reference.TABLE8, key, "conv_pct")
+    digits = 2 if arch == "resnet20" else 3
+    for mode in ("in_filter", "cross_filter"):
+        printed = _ref(reference.TABLE9, key, f"{mode}_mb")
+        assert round(row[f"{mode}_mb"], digits) == printed
+        assert round(100 * printed / total, 2) == _ref(reference.TABLE9, key, f"{mode}_pct")
+
+
+def test_cifar_resnets_have_option_b_shortcuts_and_the_papers_conv_counts():
+    assert len(conv_names(build("resnet20"))) == 21 and len(conv_names(build("resnet56"))) == 57
+    assert len(conv_names(build("resnet18"), (3,))) == 16
+
+
+def test_predictor_sizes_match_the_printed_ones():
+    for h, mb in [(240, 0.89), (280, 1.17), (320, 1.48), (360, 1.83), (400, 2.22), (1024, 12.99), (1372, 22.87)]:
+        assert round(predictor_size_mb(h), 2) == mb
+    assert sum(p.numel() for p in NeRN(KernelLayout.of({"w": torch.randn(4, 2, 3, 3)}), 240).parameters()) * 4 \
+        == pytest.approx(predictor_size_mb(240) * 2**20)
+
+
+def _brute_force_path(points, dist):
+    n = len(points)
+    path, seen = [0], {0}
+    while len(path) < n:
+        best = min((j for j in range(n) if j not in seen), key=lambda j: (dist(points[path[-1]], points[j]), j))
+        path.append(best)
+        seen.add(best)
+    return path
+
+
+def _cos(a, b):
+    return 1 - torch.dot(a, b).item() / (a.norm().item() * b.norm().item())
+
+
+def _l2(a, b):
+    return (a - b).pow(2).sum().item()
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_cross_filter_order_is_the_brute_force_greedy_path(k):
+    w = torch.randn(6, 5, k, k, generator=torch.Generator().manual_seed(k))
+    expected = _brute_force_path(list(w.reshape(30, -1)), _cos if k > 1 else _l2)
+    assert permutation.cross_filter_order(w).tolist() == expected
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_in_filter_order_is_the_brute_force_greedy_path(k):
+    f, c = 5, 4
+    w = torch.randn(f, c, k, k, generator=torch.Generator().manual_seed(10 + k))
+    dist = _cos if k > 1 else _l2
+    channels = [_brute_force_path(list(w[i].reshape(c, -1)), dist) for i in range(f)]
+    filter_dist = lambda a, b: sum(dist(w[a, channels[a][j]].flatten(), w[b, channels[b][j]].flatten())  # noqa
+                                   for j in range(c))
+    filters = _brute_force_path(list(range(f)), filter_dist)
+    expected = [i * c + ch for i in filters for ch in channels[i]]
+    assert permutation.in_filter_order(w).tolist() == expected
+
+
+def test_greedy_permutations_make_neighbouring_kernels_closer():
+    w = torch.randn(16, 16, 3, 3, generator=torch.Generator().manual_seed(0))
+    none = permutation.path_cost(w, permutation.order(w, "none"))
+    assert permutation.path_cost(w, permutation.order(w, "cross")) < permutation.path_cost(
+        w, permutation.order(w, "in")) < none
+
+
+@pytest.mark.parametrize("mode", permutation.MODES)
+def test_permutation_moves_no_weight_and_a_perfect_predictor_reconstructs_exactly(mode):
+    torch.manual_seed(0)
+    net = CifarResNet(20, 10, 4, 1).eval()
+    names = conv_names(net)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    layout = KernelLayout.of(conv_weights(net, names), mode)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    targets, mask = layout.targets(conv_weights(net, names))
+    rebuilt = layout.weights(targets)  # a perfect predictor outputs exactly the targets
+    for name in names:
+        assert torch.equal(rebuilt[name], before[name])
+    x = torch.randn(4, 1, 32, 32)
+    assert torch.equal(reconstructed(net, rebuilt)(x), net(x))
+    if mode != "none":
+        assert not torch.equal(targets, layout.__class__.of(conv_weights(net, names)).targets(
+            conv_weights(net, names))[0])
+
+
+def test_positional_embedding_follows_eq_1():
+    v = torch.tensor([0.25])
+    g = gamma(v, 0.76, 40)
+    assert g.shape == (1, 80)
+    assert g[0, 2 * 3] == pytest.approx(math.sin(0.76**3 * math.pi * 0.25), abs=1e-6)
+    assert g[0, 2 * 3 + 1] == pytest.approx(math.cos(0.76**3 * math.pi * 0.25), abs=1e-6)
+    pe = positional_embedding(torch.tensor([[0.1, 0.2, 0.3]]))
+    assert pe.shape == (1, 240) and torch.allclose(pe[0, 80:160], gamma(torch.tensor([0.2]))[0])
+
+
+def test_coordinates_are_normalised_per_layer():
+    layout = KernelLayout.of({"a": torch.randn(2, 3, 3, 3), "b": torch.randn(4, 2, 1, 1)})
+    coords = layout.coordinates()
+    assert coords.shape == (14, 3)
+    assert coords[5].tolist() == pytest.approx([0.0, 0.5, 2 / 3])
+    assert coords[-1].tolist() == pytest.approx([0.5, 0.75, 0.5])
+
+
+def test_one_by_one_kernels_are_the_centre_of_the_prediction():
+    layout = KernelLayout.of({"a": torch.randn(2, 2, 1, 1)})
+    kernels = torch.arange(4 * 9, dtype=torch.float).reshape(4, 3, 3)
+    assert layout.weights(kernels)["a"].flatten().tolist() == [4.0, 13.0, 22.0, 31.0]
+
+
+def test_distillation_gradients_reach_the_predictor():
+    torch.manual_seed(0)
+    net = CifarResNet(20, 10, 4, 1).eval().requires_grad_(False)
+    nern = NeRN(KernelLayout.of(conv_weights(net, conv_names(net)), "cross"), 16)
+    fixed = {**dict(net.named_parameters()), **dict(net.named_buffers())}
+    pred = predict(nern, torch.arange(50))
+    kd, fmd = distillation(net, fixed, nern.layout.weights(pred), feature_modules(net), torch.randn(4, 1, 32, 32))
+    for loss in (kd, fmd):
+        grads = torch.autograd.grad(loss, list(nern.parameters()), retain_graph=True)
+        assert all(g.abs().sum() > 0 for g in grads)
+
+
+def test_feature_maps_are_the_stem_bn_and_three_per_block():
+    net = CifarResNet(20, 10, 4, 1)
+    with losses.capture(net, feature_modules(net)) as maps:
+        net(torch.randn(2, 1, 32, 32))
+    assert len(maps) == 1 + 3 * 9
+
+
+def test_losses_follow_the_equations():
+    p, t = torch.zeros(2, 3, 3), torch.ones(2, 3, 3)
+    assert losses.reconstruction(p, t).item() == pytest.approx(1.0)
+    logits = torch.randn(5, 10)
+    assert losses.knowledge_distillation(logits, logits).item() == pytest.approx(0.0, abs=1e-6)
+    a = [torch.randn(4, 2, 3, 3)]
+    assert losses.feature_distillation(a, [2 * a[0]]).item() == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("sampling,size", [("uniform", 64), ("weighted", 64), ("all", None)])
+def test_weight_sampling_sizes(sampling, size):
+    nern = NeRN(KernelLayout.of({"a": torch.randn(16, 16, 3, 3), "b": torch.randn(8, 16, 1, 1)}), 8)
+    cfg = NeRNConfig(sampling=sampling, kernel_batch=64)
+    idx = sample_kernels(cfg, nern, torch.rand(nern.layout.num_kernels), torch.Generator().manual_seed(0))
+    assert (idx is None) if size is None else (len(idx) == size and len(set(idx.tolist())) == size)
+    layer = sample_kernels(NeRNConfig(sampling="layer"), nern, torch.rand(384), torch.Generator().manual_seed(1))
+    assert len(layer) in (256, 128)
+
+
+def test_ranger_syncs_slow_weights_every_k_steps():
+    p = torch.nn.Parameter(torch.zeros(3))
+    opt = ranger([p], lr=0.1, k=2, alpha=0.5)
+    for step in range(2):
+        p.grad = torch.ones(3)
+        opt.step()
+        if step == 0:
+            fast = p.detach().clone()
+    assert torch.allclose(opt._slow[0][0], p.detach())
+    assert not torch.allclose(p.detach(), fast)
+
+
+def test_smoothness_regulariser_is_eq_6():
+    w = torch.randn(3, 4, 3, 3)
+    cos = lambda a, b: 1 - torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0)  # noqa
+    expected = sum(cos(w[f, c], w[f + 1, c]) for f in range(2) for c in range(4)) + \
+        sum(cos(w[f, c], w[f, c + 1]) for f in range(3) for c in range(3))
+    assert kernel_smoothness(w).item() == pytest.approx(expected.item(), rel=1e-5)
+    net = CifarResNet(20, 10, 4, 1)
+    assert smoothness(net).requires_grad and smoothness(net).item() > 0
+
+
+def test_bad_inputs_fail_clearly():
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build("vgg16")
+    with pytest.raises(ValueError, match="depth 6n"):
+        CifarResNet(21)
+    with pytest.raises(ValueError, match="unknown permutation"):
+        permutation.order(torch.randn(2, 2, 3, 3), "diagonal")
+    with pytest.raises(ValueError, match="7x7"):
+        KernelLayout.of({"stem": torch.randn(4, 3, 7, 7)})
+    with pytest.raises(ValueError, match="unknown sampling"):
+        NeRNConfig(sampling="magnitude")
+    with pytest.raises(ValueError, match="no loss"):
+        NeRNConfig(recon=False, alpha=0, beta=0)
+
+
+def test_dense_and_streaming_greedy_paths_agree():
+    pts = torch.randn(3, 40, 9, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(permutation.greedy_path(pts), permutation.greedy_path(pts, dense_limit=0))
+
+
+def test_predictor_pruning_zeroes_the_smallest_weights():
+    from weightspace.nern.applications import prune_predictor
+
+    nern = NeRN(KernelLayout.of({"a": torch.randn(4, 4, 3, 3)}), 16)
+    pruned = prune_predictor(nern, 0.5)
+    weights = [m.weight for m in pruned.predictor.modules() if isinstance(m, torch.nn.Linear)]
+    zeros = sum((w == 0).sum().item() for w in weights)
+    total = sum(w.numel() for w in weights)
+    assert abs(zeros - total // 2) <= 1
+    assert all((m.weight != 0).all() for m in nern.predictor.modules() if isinstance(m, torch.nn.Linear))
+    with pytest.raises(ValueError, match="fraction"):
+        prune_predictor(nern, 1.0)
+
+
+def test_filter_errors_and_pruning_by_score():
+    from weightspace.nern.applications import filter_errors, prune_by_score
+
+    w = torch.ones(3, 2, 3, 3)
+    rec = w.clone()
+    rec[1] *= 1.5
+    assert filter_errors(w, rec).tolist() == pytest.approx([0.0, 0.5, 0.0])
+    net = CifarResNet(8, 10, 4, 1)
+    names = conv_names(net)
+    weights = conv_weights(net, names)
+    rebuilt = {n: v + 0.01 * torch.randn_like(v) for n, v in weights.items()}
+    for score in ("reconstruction", "magnitude", "random"):
+        pruned = prune_by_score(net, weights, rebuilt, 0.25, score, torch.Generator().manual_seed(0))
+        params = dict(pruned.named_parameters())
+        zeroed = sum((params[n] == 0).sum().item() for n in names)
+        assert zeroed == int(0.25 * sum(v.numel() for v in weights.values()))
+    magnitude = dict(prune_by_score(net, weights, rebuilt, 0.25, "magnitude").named_parameters())
+    kept = torch.cat([magnitude[n].detach().abs().flatten() for n in names])
+    dropped = torch.cat([weights[n].abs().flatten() for n in names])[kept == 0]
+    assert dropped.max() <= kept[kept > 0].min()

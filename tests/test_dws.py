@@ -13,15 +13,6 @@ from weightspace.dws.layers import BLOCKS, character_dimension, DWSLayer, Invari
 from weightspace.dws.models import METHODS, DWSEquivariant, DWSNet, build
 from weightspace.dws.space import WeightSpace, make_mlp, mlp_forward, num_parameters
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids thread start-up costs that dominate on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 SHAPES = [(2, 3, 1), (3, 4, 5, 2), (2, 5, 3, 4, 3), (4, 6, 6, 6, 6, 1)]
 
 

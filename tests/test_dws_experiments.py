@@ -8,15 +8,6 @@ from weightspace.data import DatasetNotFoundError, ImageData, Split
 from weightspace.dws.models import METHODS
 from weightspace.experiments import dws as dws_experiments
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids thread start-up costs that dominate on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 TINY = {"steps": 3, "batch_size": 8, "lr": 1e-3, "optimizer": "adamw", "schedule": "constant",
         "weight_decay": 5e-4, "eval_every": 1}
 SMALL_MODELS = {"dwsnet": {"hidden": 4, "layers": 2, "head_hidden": 8}, "mlp": {"hidden": 16, "layers": 2},

@@ -171,8 +171,12 @@ def test_quick_runs_on_one_thread_and_restores_the_setting(isolated, toy_experim
     compute = toy_experiment.compute
     toy_experiment.compute = lambda cfg, ctx: (seen.append(torch.get_num_threads()), compute(cfg, ctx))[1]
     before = torch.get_num_threads()
-    result = experiments.run("toy.exp", profile="quick")
-    assert seen == [experiments.QUICK_THREADS] and torch.get_num_threads() == before
+    torch.set_num_threads(2)  # not the quick setting, so the test sees it change and come back
+    try:
+        result = experiments.run("toy.exp", profile="quick")
+        assert seen == [experiments.QUICK_THREADS] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
     assert f"{experiments.QUICK_THREADS} of " in result.provenance["device"]
 
 

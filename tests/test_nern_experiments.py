@@ -26,14 +26,6 @@ def _fake(name, profile="full"):
                      {"dataset": name, "split": f"synthetic {name}-shaped data (test)"})
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def cifar(monkeypatch):
     monkeypatch.setattr(shared.datasets, "load", _fake)

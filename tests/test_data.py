@@ -72,3 +72,15 @@ def test_torchvision_imports_with_the_compat_step():
 
     tv = import_torchvision()
     assert hasattr(tv.datasets, "CIFAR10")
+
+
+def test_fashion_mnist_reads_both_splits_with_its_own_statistics(tmp_path):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for stem, n in (("train", 60), ("t10k", 10)):
+        _write_idx(raw / f"{stem}-images-idx3-ubyte.gz", np.full((n, 28, 28), 255, dtype=np.uint8))
+        _write_idx(raw / f"{stem}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+    fashion = data.load("fashion_mnist", "full", root=tmp_path, download=False)
+    assert (len(fashion.train), len(fashion.eval)) == (60, 10) and fashion.train.x.shape[1:] == (1, 28, 28)
+    expected = (1.0 - data.FASHION_MNIST_MEAN) / data.FASHION_MNIST_STD
+    assert torch.allclose(fashion.eval.x, torch.full_like(fashion.eval.x, expected))

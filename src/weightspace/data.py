@@ -137,9 +137,9 @@ def _torchvision_download(name: str, root: Path, train: bool) -> None:
         pass  # the caller reports the files that are still missing
 
 
-def _mnist_tensors(images: np.ndarray, labels: np.ndarray) -> Split:
+def _mnist_tensors(images: np.ndarray, labels: np.ndarray, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> Split:
     x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
-    return Split((x - MNIST_MEAN) / MNIST_STD, torch.from_numpy(labels.astype(np.int64)))
+    return Split((x - mean) / std, torch.from_numpy(labels.astype(np.int64)))
 
 
 def load_mnist(profile: str = "quick", root: str | os.PathLike | None = None, download: bool = True) -> ImageData:
@@ -165,11 +165,8 @@ def load_mnist(profile: str = "quick", root: str | os.PathLike | None = None, do
 def load_fashion_mnist(root: str | os.PathLike | None = None, download: bool = True) -> ImageData:
     """Fashion-MNIST (standard 60,000 / 10,000 split) from ``<root>/FashionMNIST/raw`` (one split for both profiles)."""
     root = data_root(root)
-    train, test = (_mnist_split(root, s, download, "FashionMNIST") for s in ("train", "test"))
-    to_split = lambda images, labels: Split(  # noqa: E731
-        (torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1) - FASHION_MNIST_MEAN) / FASHION_MNIST_STD,
-        torch.from_numpy(labels.astype(np.int64)))
-    tr, te = to_split(*train), to_split(*test)
+    tr, te = (_mnist_tensors(*_mnist_split(root, s, download, "FashionMNIST"), FASHION_MNIST_MEAN, FASHION_MNIST_STD)
+              for s in ("train", "test"))
     return ImageData("fashion_mnist", tr, te, 10, {"dataset": "Fashion-MNIST",
                                                    "split": f"Fashion-MNIST: {len(tr):,} train / {len(te):,} test",
                                                    "train": len(tr), "eval": len(te)})

@@ -256,8 +256,11 @@ def test_neuroevolution_runs_and_ensemble_trains_only_its_head():
     assert len(out.selected) == 2 and len(out.history) == 3
     assert all(len(h["population"]) == (1 if i == 0 else 4) for i, h in enumerate(out.history))
     ens = HierarchicalEnsemble([m.net for m in out.selected], num_classes=3, hidden=8)
-    trainable = [p for p in ens.parameters() if p.requires_grad]
-    assert sum(p.numel() for p in trainable) == (6 * 8 + 8) + (8 * 3 + 3)
+    ens.zero_grad(set_to_none=True)
+    ens(x[:4]).sum().backward()
+    with_grad = [p for p in ens.parameters() if p.grad is not None]
+    assert sum(p.numel() for p in with_grad) == (6 * 8 + 8) + (8 * 3 + 3)  # only the head learns
+    assert all(p.requires_grad for m in out.selected for p in m.net.parameters())  # the population stays trainable
     ens.train()
     assert not any(m.training for m in ens.members.modules())
     assert shared_parameters([m.net for m in out.selected])

@@ -21,6 +21,8 @@ from weightspace.training import Objective
 
 def info_nce(z: Tensor, temperature: float = 0.1) -> Tensor:
     """InfoNCE of ``z`` ``[2B, d]`` = two views stacked: view ``i`` and ``i + B`` are the positive pair."""
+    if len(z) % 2:
+        raise ValueError(f"InfoNCE needs two stacked views, an even number of rows; got {len(z)}")
     z = F.normalize(z, dim=1)
     n = len(z) // 2
     sim = z @ z.T / temperature

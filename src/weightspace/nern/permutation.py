@@ -101,7 +101,7 @@ def order(weight: torch.Tensor, mode: str) -> torch.Tensor:
 
 
 def path_cost(weight: torch.Tensor, layer_order: torch.Tensor) -> float:
-    """Sum of eq. 6's distances between consecutive kernels along ``layer_order`` (mean per step)."""
+    """Mean of eq. 6's distances between consecutive kernels along ``layer_order`` (per step of the path)."""
     pts = _points(weight.detach().reshape(-1, *weight.shape[2:]))[layer_order]
     if pts.shape[-1] == 1:
         d = (pts[1:] - pts[:-1]).pow(2).sum(-1)

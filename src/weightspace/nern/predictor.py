@@ -85,10 +85,6 @@ class KernelLayout:
     def num_kernels(self) -> int:
         return self.offsets[-1]
 
-    @property
-    def num_weights(self) -> int:
-        return sum(s.kernels * s.shape[-1] * s.shape[-2] for s in self.specs)
-
     def coordinates(self) -> torch.Tensor:
         """Normalised (l / L, f / F_l, c / C_l) of every coordinate, layer by layer: (num_kernels, 3)."""
         parts = []
@@ -97,10 +93,6 @@ class KernelLayout:
             layer = torch.full((s.kernels,), l / len(self.specs))
             parts.append(torch.stack((layer, f.reshape(-1) / s.shape[0], c.reshape(-1) / s.shape[1]), 1))
         return torch.cat(parts)
-
-    def layer_of(self) -> torch.Tensor:
-        """The layer index of every coordinate: (num_kernels,)."""
-        return torch.repeat_interleave(torch.arange(len(self.specs)), torch.tensor([s.kernels for s in self.specs]))
 
     def targets(self, weights: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Original kernels in coordinate order as (num_kernels, size, size), and the mask of real entries.
@@ -125,10 +117,6 @@ class KernelLayout:
             layer = kernels[start:start + s.kernels, lo:lo + k, lo:lo + k]
             out[s.name] = layer[inv.to(kernels.device)].reshape(s.shape)
         return out
-
-    def overhead_bits(self, mode: str) -> float:
-        """Appendix D.1: bits to store this layout's permutations under ``mode``."""
-        return sum(permutation.overhead_bits(s.shape[0], s.shape[1], mode) for s in self.specs)
 
 
 class Predictor(nn.Module):

@@ -64,6 +64,8 @@ class NeRNConfig:
             raise ValueError("steps, kernel_batch and batch_size must be positive")
         if not self.recon and self.alpha == 0 and self.beta == 0:
             raise ValueError("no loss left: enable recon or give alpha or beta a positive weight")
+        if not self.recon and self.warmup > 0:
+            raise ValueError("a reconstruction-only warm-up needs recon=True; set warmup=0 for distillation only")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -242,9 +242,7 @@ class HierarchicalEnsemble(nn.Module):
         super().__init__()
         if not members:
             raise ValueError("an ensemble needs at least one member")
-        self.members = nn.ModuleList(members)
-        for p in self.members.parameters():
-            p.requires_grad_(False)
+        self.members = nn.ModuleList(members)  # frozen by running under no_grad; their tensors stay shared and trainable
         self.head = nn.Sequential(nn.Linear(len(members) * num_classes, hidden), nn.ReLU(),
                                   nn.Linear(hidden, num_classes))
 

@@ -6,7 +6,9 @@ the numbers below are the ones its text states about them.
 
 from weightspace.report import references
 
-PRESERVATION = references("Section 3", ("max_error", "free_fraction"), [
+# Section 3 states these as properties of the transforms (exact preservation; R2R leaves half of its new
+# parameters free, Net2Net none): the claims our measured errors and counted degrees of freedom are checked against.
+PRESERVATION = references("Section 3 (stated properties, not measurements)", ("max_error", "free_fraction"), [
     ("R2WiderR", "R2WiderR", 0.0, 0.5),
     ("R2DeeperR", "R2DeeperR", 0.0, 0.5),
     ("Net2WiderNet", "Net2WiderNet", 0.0, 0.0),

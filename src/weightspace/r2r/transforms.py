@@ -89,6 +89,8 @@ def zero_branch(in_channels: int, out_channels: int, hidden: int, kernel: int, *
     """
     _check(new, init)
     check_kernel(kernel)
+    if hidden < 1:
+        raise ValueError(f"an R2R block needs a positive number of hidden channels, got {hidden}")
     branch = Branch.make(in_channels, [hidden], [kernel], out_channels)
     ref = (reference.units[-1].conv.weight, reference.proj.weight) if reference is not None else None
     _fill_new_channels(branch.units[0], branch.proj, 0, hidden, new, init, generator, ref)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from weightspace.data import Split
 from weightspace.dws.inr import SINE_INR_WIDTHS, sine_waves
 from weightspace.dws.models import METHODS
 from weightspace.experiments import Outputs, RunContext
@@ -57,7 +58,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
             key = f"{method}/{n}"
             if key in done:
                 continue
-            splits = ZooSplits(pool.train.__class__(pool.train.x[:n], pool.train.y[:n]), pool.val, pool.test, widths)
+            splits = ZooSplits(Split(pool.train.x[:n], pool.train.y[:n]), pool.val, pool.test, widths)
             recipe = {**cfg["recipes"][method], "batch_size": min(cfg["recipes"][method]["batch_size"], n)}
             out = train_method(method, splits, 1, cfg["models"][method], recipe, cfg["augment"],
                                ctx.seed * 1000 + i, ctx.device, objective=REGRESSION)

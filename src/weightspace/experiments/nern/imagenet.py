@@ -103,7 +103,8 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
             tag = f"{mode}-{h}"
             out = train_nern(original, nern, rcfg, batches, score, seed=ctx.seed, checkpoint=ctx.checkpoint(tag),
                              desc=tag)
-            table.append({"row": tag, "mode": mode, "hidden": h, "predictor_mb": predictor_size_mb(h),
+            table.append({"row": tag, "mode": mode, "hidden": h,
+                          "predictor_mb": predictor_size_mb(h, 6 * rcfg.frequencies),
                           "top1": last["top1"], "top5": last["top5"], "recon": out.curve[-1]["recon"],
                           "iterations_per_second": out.iterations_per_second, "status": ""})
             curves[tag] = evaluated(out.curve)

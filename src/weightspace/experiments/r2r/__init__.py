@@ -219,9 +219,10 @@ def schedule(cfg: dict[str, Any], ctx: RunContext, kind: str) -> dict[str, Any]:
     transform = (widen_all(teacher_spec, nets["base"], init=cfg["init"]) if kind == "widen"
                  else deepen_all(nets["base"], init=cfg["init"]))
     train = TrainConfig(**cfg["recipes"]["train"])
-    if sorted(cfg["transform_at"]) != cfg["transform_at"] or not 0 <= cfg["transform_at"][0] or \
+    if sorted(cfg["transform_at"]) != cfg["transform_at"] or cfg["transform_at"][0] != 0 or \
             cfg["transform_at"][-1] >= train.steps:
-        raise ValueError(f"transform_at must be increasing steps in [0, {train.steps}), got {cfg['transform_at']}")
+        raise ValueError(f"transform_at must be increasing steps in [0, {train.steps}) starting at 0 (the cost "
+                         f"baseline), got {cfg['transform_at']}")
     runs = []
     for i, at in enumerate(cfg["transform_at"]):
         teacher = fresh(teacher_spec, ctx.seed, ctx.device)

@@ -11,6 +11,7 @@ from weightspace.r2r import (BlockSpec, HierarchicalEnsemble, NEConfig, NetSpec,
                              neuroevolution, parameter_count, r2_deeper_r, r2_wider_r, rescaled, section52_spec,
                              select_best, select_coevolution, training_flops)
 from weightspace.r2r.evolution import shared_parameters
+from weightspace.r2r.networks import randomize_batch_norm
 from weightspace.training import TrainConfig
 
 KERNELS = (1, 3, 5)
@@ -24,14 +25,7 @@ def random_net(kernel, seed=0):
         StageSpec(8, blocks=(BlockSpec((4, 4), (kernel, kernel)),)),
     ), fc=16)
     net = build(spec).double()
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.normal_(1, 0.3)
-                m.bias.normal_(0, 0.3)
-    return net.eval()
+    return randomize_batch_norm(net)
 
 
 def branch_units(net):

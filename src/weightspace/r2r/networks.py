@@ -262,6 +262,22 @@ def section52_spec(in_channels: int = 3, image_size: int = 32, widths: Sequence[
         for w in widths), fc)
 
 
+@torch.no_grad()
+def randomize_batch_norm(net: nn.Module) -> nn.Module:
+    """``net`` in eval mode with random BN statistics and affine parameters (from the global RNG).
+
+    Freshly built BN layers compute the identity in eval mode; random ones make a
+    function-preservation check see every BN a transform copies or inserts.
+    """
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.normal_(1, 0.3)
+            m.bias.normal_(0, 0.3)
+    return net.eval()
+
+
 def parameter_count(model: nn.Module) -> int:
     """Distinct parameters (a tensor shared by two modules counts once)."""
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())

@@ -18,7 +18,8 @@ from typing import Any, Callable
 import torch
 
 from weightspace.experiments import Outputs, RunContext, seed_everything
-from weightspace.r2r.networks import BlockSpec, NetSpec, ResNet, StageSpec, build, parameter_count
+from weightspace.r2r.networks import (BlockSpec, NetSpec, ResNet, StageSpec, build, parameter_count,
+                                      randomize_batch_norm)
 from weightspace.r2r.transforms import degrees_of_freedom, net2_deeper_net, net2_wider_net, r2_deeper_r, r2_wider_r
 
 TITLE = "R2R, Section 3: function preservation of every transform"
@@ -42,14 +43,7 @@ def random_network(cfg: dict[str, Any], kernel: int, seed: int) -> ResNet:
         StageSpec(w2, blocks=(BlockSpec((w2 // 2, w2 // 2), (kernel, kernel)),)),
     ), fc=32)
     net = build(spec)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.normal_(1, 0.3)
-                m.bias.normal_(0, 0.3)
-    return net.eval()
+    return randomize_batch_norm(net)
 
 
 def sites(net: ResNet, cfg: dict[str, Any], kernel: int, batch: torch.Tensor,

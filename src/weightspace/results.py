@@ -25,6 +25,7 @@ from typing import Any, Callable
 import torch
 
 import weightspace
+from weightspace import isa
 
 _PACKAGE_DIR = Path(weightspace.__file__).resolve().parent
 
@@ -55,6 +56,12 @@ def checkpoints_dir() -> Path:
     return Path(os.environ.get("WEIGHTSPACE_CHECKPOINTS", project_root() / "checkpoints"))
 
 
+# Modules that only present, schedule or describe results: editing them changes no number, so they are
+# left out of the code hash (``reference.py``: a paper's printed values and claims, in every paper package).
+PRESENTATIONAL = frozenset({"__main__.py", "cli.py", "claims.py", "isa.py", "plotting.py", "report.py", "sweep.py",
+                            "reference.py"})
+
+
 def _papers() -> set[str]:
     """The paper subpackages: those with experiments under ``weightspace/experiments``."""
     return {p.name for p in (_PACKAGE_DIR / "experiments").iterdir() if p.is_dir() and not p.name.startswith("_")}
@@ -67,6 +74,8 @@ def code_version(paper: str | None = None) -> str:
     With ``paper``, the other papers' subpackages (``weightspace/<p>`` and
     ``weightspace/experiments/<p>``) are left out, so work on one paper does not
     invalidate another's results; any change to shared code invalidates them all.
+    The :data:`PRESENTATIONAL` modules are left out too (the CPU kernels that
+    :mod:`weightspace.isa` chooses enter :func:`config_hash` as a value instead).
     """
     others = _papers() - {paper} if paper else set()
     digest = hashlib.sha256()
@@ -74,15 +83,22 @@ def code_version(paper: str | None = None) -> str:
         rel = path.relative_to(_PACKAGE_DIR)
         if rel.parts[0] in others or (rel.parts[0] == "experiments" and rel.parts[1] in others):
             continue
+        if rel.name in PRESENTATIONAL:
+            continue
         digest.update(rel.as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
 def config_hash(config: dict[str, Any], paper: str | None = None) -> str:
-    """Hash of a JSON-able config together with :func:`code_version` (of ``paper``) and the torch version."""
-    blob = json.dumps({"config": config, "code": code_version(paper), "torch": torch.__version__}, sort_keys=True,
-                      default=str)
+    """Hash of a JSON-able config with :func:`code_version` (of ``paper``), the torch version and the CPU kernels.
+
+    The kernels (:func:`weightspace.isa.kernels`) are part of the key because an
+    AVX-512 run rounds differently from an AVX2 one: a result or artifact made with
+    one is never reused by a run with the other.
+    """
+    blob = json.dumps({"config": config, "code": code_version(paper), "torch": torch.__version__,
+                       "cpu_kernels": isa.kernels()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -119,7 +135,8 @@ def device_name(device: str | torch.device) -> str:
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{_cpu_model()}, {torch.get_num_threads()} of {os.cpu_count()} cores"
+    return (f"{_cpu_model()}, {torch.get_num_threads()} of {os.cpu_count()} cores, {isa.kernels()} kernels "
+            f"(native {isa.native()})")
 
 
 @dataclass
@@ -201,6 +218,7 @@ def provenance(device: str | torch.device, started: float, paper: str | None = N
         "device": device_name(device),
         "torch": torch.__version__,
         "python": platform.python_version(),
+        "cpu_isa": {"native": isa.native(), "kernels": isa.kernels()},
         "git_commit": git_commit(),
         "code_version": code_version(paper),
         "wall_time_s": round(time.time() - started, 2),

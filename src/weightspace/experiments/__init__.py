@@ -22,6 +22,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
+from weightspace import isa
 from weightspace.profiles import check_profile
 from weightspace.results import Checkpoint, Result, config_hash, load_result, provenance, save_result, verifying
 
@@ -123,26 +124,45 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
+def plan(name: str, profile: str = "quick", seed: int = 0, **overrides: Any) -> tuple[dict[str, Any], str]:
+    """The config of a run and its hash (config, seed, the code it depends on, torch, CPU kernels), without running.
+
+    The hash is what :func:`run` compares with a stored result: a sweep uses it to
+    skip the runs whose results are already stored.
+    """
+    cfg = config(name, profile, **overrides)
+    paper = name.split(".")[0]
+    return cfg, config_hash({"experiment": name, "profile": profile, "seed": seed, **cfg}, paper)
+
+
+def stored(name: str, profile: str = "quick", seed: int = 0, **overrides: Any) -> Result | None:
+    """The stored result of this run if its config hash matches the current code and config, else ``None``."""
+    _, digest = plan(name, profile, seed, **overrides)
+    cached = load_result(profile, name, seed)
+    return cached if cached is not None and cached.config_hash == digest else None
+
+
 def run(name: str, profile: str = "quick", seed: int = 0, device: str | torch.device = "cpu",
         recompute: bool = False, save: bool = True, **overrides: Any) -> Result:
     """Run (or load from ``results/``) experiment ``name`` at ``profile``.
 
-    A stored result whose config hash (config, seed, library source, torch version)
-    matches is returned unless ``recompute``. ``save`` writes the result JSON
-    atomically. With ``WEIGHTSPACE_VERIFY=1`` in the environment (what ``make test``
+    A stored result whose config hash (config, seed, library source, torch version,
+    CPU kernels) matches is returned unless ``recompute``. ``save`` writes the result
+    JSON atomically. With ``WEIGHTSPACE_VERIFY=1`` in the environment (what ``make test``
     sets for nbval) every run is recomputed and nothing is written, so the checked
     notebook outputs are compared against a fresh computation.
     """
     if verifying():
         recompute, save = True, False
     module = get(name)
-    cfg = config(name, profile, **overrides)
+    isa.configure(check_profile(profile))
+    cfg, digest = plan(name, profile, seed, **overrides)
     dev = resolve_device(device)
     paper = name.split(".")[0]
-    digest = config_hash({"experiment": name, "profile": profile, "seed": seed, **cfg}, paper)
-    cached = load_result(profile, name, seed)
-    if cached is not None and cached.config_hash == digest and not recompute:
-        return cached
+    if not recompute:
+        cached = stored(name, profile, seed, **overrides)
+        if cached is not None:
+            return cached
     seed_everything(seed)
     started = time.time()
     with cpu_threads(QUICK_THREADS if profile == "quick" else None):

@@ -101,7 +101,7 @@ def test_domain_adaptation_offline_fails_early(isolated, monkeypatch, tmp_path):
 
     monkeypatch.setattr(domain_adaptation.datasets, "load", missing)
     with pytest.raises(DatasetNotFoundError, match="WEIGHTSPACE_DATA"):
-        experiments.run("dws.domain_adaptation", "quick")
+        experiments.run("dws.domain_adaptation", "full")
 
 
 def test_corruption_changes_images_but_keeps_their_shape():

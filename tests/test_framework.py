@@ -225,3 +225,10 @@ def test_code_version_of_a_paper_ignores_the_other_papers(tmp_path, monkeypatch)
     after_core = versions()
     assert all(after_core[p] != after_b[p] for p in after_core)
     results.code_version.cache_clear()
+
+
+def test_a_full_only_experiment_refuses_the_quick_profile_by_name():
+    assert experiments.profiles("nern.imagenet") == ("full",)
+    assert experiments.profiles("r2r.preservation") == ("quick", "full")
+    with pytest.raises(ValueError, match=r"nern\.imagenet runs at the full profile only"):
+        experiments.config("nern.imagenet", "quick")

@@ -1,7 +1,8 @@
 """Experiments: one module per notebook, each a config per profile and a ``compute``.
 
 An experiment module defines ``TITLE``, ``config(profile) -> dict`` and
-``compute(cfg, ctx) -> Outputs``. :func:`run` adds what every experiment needs:
+``compute(cfg, ctx) -> Outputs``, and ``PROFILES`` when it runs at some profiles
+only (``("full",)``: no quick data or model exists for it). :func:`run` adds what every experiment needs:
 profile and override checks, seeding, the cache keyed by config hash, provenance
 and an atomic results file. The CLI (``python -m weightspace``) and the
 notebooks both call :func:`run`.
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 from weightspace import isa
-from weightspace.profiles import check_profile
+from weightspace.profiles import PROFILES, check_profile
 from weightspace.results import Checkpoint, Result, config_hash, load_result, provenance, save_result, verifying
 
 # The quick profile computes on one CPU thread: float reductions then happen in the same
@@ -89,9 +90,17 @@ def get(name: str) -> ModuleType:
     return importlib.import_module(REGISTRY[name])
 
 
+def profiles(name: str) -> tuple[str, ...]:
+    """The profiles an experiment runs at: its module's ``PROFILES`` (``("full",)`` for full-only ones), else all."""
+    return tuple(getattr(get(name), "PROFILES", PROFILES))
+
+
 def config(name: str, profile: str = "quick", **overrides: Any) -> dict[str, Any]:
     """The config of an experiment at a profile, with ``overrides`` of existing keys applied."""
-    cfg = get(name).config(check_profile(profile))
+    if check_profile(profile) not in profiles(name):
+        raise ValueError(f"{name} runs at the {' and '.join(profiles(name))} profile only, not {profile!r}: "
+                         f"its data or model is not part of the {profile} profile (`--profile full`)")
+    cfg = get(name).config(profile)
     unknown = sorted(set(overrides) - set(cfg))
     if unknown:
         raise KeyError(f"{name} has no setting {', '.join(map(repr, unknown))}; its settings are: {', '.join(cfg)}")

@@ -25,6 +25,7 @@ from weightspace.experiments.dws import PAPER
 from weightspace.results import load_or_make
 
 TITLE = "DWSNets: adapting CIFAR-10 classifiers to corrupted CIFAR-10 in weight space"
+PROFILES = ("full",)  # the quick profile has no data or model for it (its page shows the committed full result)
 EDITORS = ("mlp", "dwsnet")
 
 

@@ -15,6 +15,7 @@ from weightspace.experiments import Outputs, RunContext
 from weightspace.experiments.nern import nern_recipe, original_recipe, permutation_table
 
 TITLE = "NeRN, Tables 2 and 11: CIFAR-100 reconstruction (full profile only)"
+PROFILES = ("full",)  # the quick profile has no data or model for it (its page shows the committed full result)
 PAPER_SIZES = {"resnet56": [320, 360, 400]}
 
 

@@ -41,12 +41,14 @@ class Claim:
         paper: what the paper says (the claim's source).
         margin: ``margin(result) -> float``, ``> 0`` when the claim holds.
         unit: the margin's unit ("points", "dB", ...), for the table.
+        key: a short name for prose (``claims.outcomes(result)[key].summary`` glued into the page).
     """
 
     text: str
     paper: str
     margin: Value
     unit: str = ""
+    key: str = ""
 
     def holds(self, result: Result) -> bool:
         value = self.margin(result)
@@ -161,6 +163,14 @@ class Outcome:
         """Holds in every seed, and every seed was run."""
         return bool(self.margins) and len(self.evaluated) == len(self.margins) and self.held == len(self.margins)
 
+    @property
+    def summary(self) -> str:
+        """For prose: "holds in all 3 seeds" or "is not resolved by this profile (holds in 1 of 3 seeds)"."""
+        n = len(self.evaluated)
+        if self.resolved:
+            return f"holds in all {n} seeds"
+        return f"is not resolved by this profile (holds in {self.held} of {n} seeds)"
+
 
 def evaluate(claims: Sequence[Claim], results: dict[int, Result | None]) -> list[Outcome]:
     """Each claim's margin in each seed's result."""
@@ -198,5 +208,5 @@ def table(result: Result, seeds: Sequence[int] = SEEDS) -> pd.DataFrame:
 
 
 def outcomes(result: Result, seeds: Sequence[int] = SEEDS) -> dict[str, Outcome]:
-    """The claims of ``result``'s experiment evaluated over ``seeds``, by claim text (for prose and glue)."""
-    return {o.claim.text: o for o in evaluate(claims_of(result.experiment), seed_results(result, seeds))}
+    """The claims of ``result``'s experiment evaluated over ``seeds``, by key (else text), for prose and glue."""
+    return {o.claim.key or o.claim.text: o for o in evaluate(claims_of(result.experiment), seed_results(result, seeds))}

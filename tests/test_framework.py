@@ -232,3 +232,21 @@ def test_a_full_only_experiment_refuses_the_quick_profile_by_name():
     assert experiments.profiles("r2r.preservation") == ("quick", "full")
     with pytest.raises(ValueError, match=r"nern\.imagenet runs at the full profile only"):
         experiments.config("nern.imagenet", "quick")
+
+
+def test_presentational_modules_leave_the_code_hash_unchanged(tmp_path, monkeypatch):
+    for rel in ("core.py", "plotting.py", "report.py", "claims.py", "a/reference.py", "a/model.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x = 1\n")
+    (tmp_path / "experiments" / "a").mkdir(parents=True)
+    monkeypatch.setattr(results, "_PACKAGE_DIR", tmp_path)
+    results.code_version.cache_clear()
+    before = results.code_version("a")
+    for rel in ("plotting.py", "report.py", "claims.py", "a/reference.py"):
+        (tmp_path / rel).write_text("x = 2  # presentation only\n")
+        results.code_version.cache_clear()
+        assert results.code_version("a") == before, rel
+    (tmp_path / "a/model.py").write_text("x = 2\n")
+    results.code_version.cache_clear()
+    assert results.code_version("a") != before
+    results.code_version.cache_clear()

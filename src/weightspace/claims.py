@@ -132,15 +132,7 @@ def claims_of(experiment: str) -> list[Claim]:
 
 def seed_results(result: Result, seeds: Sequence[int] = SEEDS) -> dict[int, Result | None]:
     """``result`` for its own seed, the stored result (current code and config) for each other seed, else ``None``."""
-    from weightspace import experiments
-
-    found: dict[int, Result | None] = {}
-    for seed in seeds:
-        if seed == result.seed:
-            found[seed] = result
-        else:
-            found[seed] = experiments.stored(result.experiment, result.profile, seed)
-    return found
+    return {seed: result if seed == result.seed else experiments_stored(result, seed) for seed in seeds}
 
 
 @dataclass(frozen=True)
@@ -210,3 +202,35 @@ def table(result: Result, seeds: Sequence[int] = SEEDS) -> pd.DataFrame:
 def outcomes(result: Result, seeds: Sequence[int] = SEEDS) -> dict[str, Outcome]:
     """The claims of ``result``'s experiment evaluated over ``seeds``, by key (else text), for prose and glue."""
     return {o.claim.key or o.claim.text: o for o in evaluate(claims_of(result.experiment), seed_results(result, seeds))}
+
+
+def verify(result: Result, seeds: Sequence[int] = SEEDS) -> list[str]:
+    """Check a recomputed ``result`` against the committed seeds' claims; return the problems (none: passed).
+
+    For a machine whose kernels cannot be pinned (its digits differ from the
+    committed ones): each claim that holds in every committed seed must hold in
+    ``result`` too, with a margin inside the committed seeds' band widened by its
+    width on each side.
+    """
+    problems = []
+    committed = {s: experiments_stored(result, s) for s in seeds}
+    for outcome in evaluate(claims_of(result.experiment), committed):
+        if not outcome.resolved:
+            continue
+        low, high = min(outcome.evaluated), max(outcome.evaluated)
+        width = high - low
+        margin = outcome.claim.margin(result)
+        if not (math.isfinite(margin) and margin > 0):
+            problems.append(f"{result.experiment}: {outcome.claim.text!r} fails here (margin {margin:+.3g}) but "
+                            f"holds in every committed seed")
+        elif not low - width <= margin <= high + width:
+            problems.append(f"{result.experiment}: {outcome.claim.text!r} margin {margin:+.3g} is outside the "
+                            f"committed seeds' band [{low - width:+.3g}, {high + width:+.3g}]")
+    return problems
+
+
+def experiments_stored(result: Result, seed: int) -> Result | None:
+    """The committed result of ``result``'s experiment at ``seed`` (current code and config), else ``None``."""
+    from weightspace import experiments
+
+    return experiments.stored(result.experiment, result.profile, seed)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m weightspace list`` and ``python -m weightspace run NAME``."""
+"""Command line: ``python -m weightspace list | run NAME | kernels | claims``."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import argparse
 import json
 import sys
 
-from weightspace import experiments
+from weightspace import isa
 from weightspace.profiles import PROFILES
-from weightspace.results import result_path
 
 
 def _parse_override(text: str) -> tuple[str, object]:
@@ -33,8 +32,25 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--recompute", action="store_true", help="ignore a stored result with the same config hash")
     run.add_argument("--set", dest="overrides", action="append", type=_parse_override, default=[],
                      metavar="KEY=VALUE", help="override a config setting (JSON values), repeatable")
+    kernels = sub.add_parser("kernels", help="say which CPU kernels the quick profile computes with")
+    kernels.add_argument("--pinnable", action="store_true",
+                         help="exit 3 when the quick profile's AVX2 pin cannot apply (or is switched off) here")
+    check = sub.add_parser("claims", help="check the claims of quick experiments over the committed seeds")
+    check.add_argument("names", nargs="*", help="experiments or papers (default: every quick experiment with claims)")
+    check.add_argument("--recompute", action="store_true",
+                       help="recompute seed 0 (nothing is written) and check it against the committed seeds' claims")
     args = parser.parse_args(argv)
 
+    if args.command == "kernels":
+        print(isa.describe())
+        return 3 if args.pinnable and (isa.opted_out() or not isa.pinnable()) else 0
+    # The CPU kernels are chosen for the profile before torch is imported (it is, by the modules below).
+    isa.configure(getattr(args, "profile", "quick"))
+    from weightspace import experiments
+    from weightspace.results import result_path
+
+    if args.command == "claims":
+        return _check_claims(args.names, args.recompute)
     if args.command == "list":
         for name in experiments.names():
             print(f"{name:40s} {experiments.get(name).TITLE}")
@@ -49,3 +65,31 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in result.metrics.items():
         print(f"  {key}: {value}")
     return 0
+
+
+def _check_claims(targets: list[str], recompute: bool) -> int:
+    """Evaluate (or, with ``recompute``, re-check) the claims of the named quick experiments; 1 if any fails."""
+    from weightspace import claims, experiments
+
+    names = [n for n in experiments.names() if "quick" in experiments.profiles(n) and claims.claims_of(n)]
+    if targets:
+        unknown = [t for t in targets if not any(n == t or n.startswith(t + ".") for n in names)]
+        if unknown:
+            print(f"error: no quick experiment with claims named {', '.join(unknown)}; they are: {', '.join(names)}",
+                  file=sys.stderr)
+            return 2
+        names = [n for n in names if any(n == t or n.startswith(t + ".") for t in targets)]
+    failed = []
+    for name in names:
+        result = (experiments.run(name, "quick", 0, save=False, recompute=True) if recompute
+                  else experiments.stored(name, "quick", 0))
+        if result is None:
+            failed.append(f"{name}: no stored quick result for seed 0 (run `python -m weightspace run {name}`)")
+            continue
+        print(f"{name}:")
+        print(claims.table(result).to_string(index=False))
+        if recompute:
+            failed += claims.verify(result)
+    for problem in failed:
+        print(f"FAILED {problem}", file=sys.stderr)
+    return 1 if failed else 0

@@ -1,0 +1,58 @@
+"""Claims over seeds: a margin per seed, counted, summarised; a recomputation checked against the band."""
+
+import pytest
+
+from weightspace import claims
+from weightspace.results import Result
+
+
+def _result(seed: int, a: float, b: float) -> Result:
+    return Result("toy.exp", "quick", seed, {}, "h", metrics={"a": a},
+                  tables={"t": [{"row": "x", "acc": a}, {"row": "y", "acc": b}]})
+
+
+ACC = claims.cell("t", "acc")
+CLAIM = claims.Claim("x beats y", "Table 9: x > y", claims.greater(ACC("x"), ACC("y")), "points", key="x_y")
+
+
+def test_a_claim_is_counted_over_seeds_and_marked_unresolved_unless_it_holds_in_all():
+    seeds = {0: _result(0, 2.0, 1.0), 1: _result(1, 3.0, 1.0), 2: _result(2, 1.0, 1.5)}
+    (outcome,) = claims.evaluate([CLAIM], seeds)
+    assert outcome.margins == {0: 1.0, 1: 2.0, 2: -0.5}
+    assert outcome.held == 2 and not outcome.resolved
+    assert outcome.summary == "is not resolved by this profile (holds in 2 of 3 seeds)"
+    row = claims.frame([outcome]).iloc[0]
+    assert row["holds in"] == "2 of 3 seeds" and row["verdict"] == "not resolved by this profile"
+    assert row["margin (mean ± std)"] == "+0.833 ± 1.3 points"
+
+
+def test_a_claim_that_holds_in_every_seed_is_resolved_and_a_missing_seed_is_named():
+    seeds = {0: _result(0, 2.0, 1.0), 1: _result(1, 3.0, 1.0), 2: _result(2, 4.0, 1.0)}
+    (outcome,) = claims.evaluate([CLAIM], seeds)
+    assert outcome.resolved and outcome.summary == "holds in all 3 seeds"
+    (partial,) = claims.evaluate([CLAIM], {**seeds, 2: None})
+    assert not partial.resolved and claims.frame([partial]).iloc[0]["verdict"] == "seed 2 not run"
+
+
+def test_a_misspelled_row_fails_with_the_rows_there_are():
+    with pytest.raises(KeyError, match=r"no row 'z'.*x, y"):
+        ACC("z")(_result(0, 1.0, 2.0))
+
+
+def test_combinators_state_their_margins():
+    r = _result(0, 2.0, 1.0)
+    assert claims.close(ACC("x"), ACC("y"), 1.5)(r) == 0.5
+    assert claims.best(ACC("x"), [ACC("y")])(r) == 1.0
+    assert claims.decreasing([ACC("x"), ACC("y")])(r) == 1.0 and claims.increasing([ACC("y"), ACC("x")])(r) == 1.0
+    assert claims.above(claims.metric("a"), 1.5)(r) == 0.5 and claims.below(claims.metric("a"), 3.0)(r) == 1.0
+
+
+def test_a_recomputation_is_checked_against_the_committed_seeds(monkeypatch):
+    committed = {0: _result(0, 2.0, 1.0), 1: _result(1, 3.0, 1.0), 2: _result(2, 2.5, 1.0)}
+    monkeypatch.setattr(claims, "claims_of", lambda name: [CLAIM])
+    monkeypatch.setattr(claims, "experiments_stored", lambda result, seed: committed[seed])
+    assert claims.verify(_result(0, 2.2, 1.0)) == []
+    (flipped,) = claims.verify(_result(0, 0.5, 1.0))
+    assert "fails here" in flipped
+    (outside,) = claims.verify(_result(0, 9.0, 1.0))
+    assert "outside the committed seeds' band" in outside

@@ -94,9 +94,30 @@ def provenance_table(results: Sequence[Result] | None = None) -> pd.DataFrame:
     for r in results if results is not None else all_results():
         p = r.provenance
         rows.append({"experiment": r.experiment, "profile": r.profile, "seed": r.seed, "data": r.data.get("split", ""),
-                     "device": p.get("device"), "torch": p.get("torch"), "commit": str(p.get("git_commit", ""))[:12],
+                     "device": p.get("device"), "kernels": _kernels(p), "torch": p.get("torch"),
+                     "commit": str(p.get("git_commit", ""))[:12],
                      "wall time (s)": p.get("wall_time_s"), "created": p.get("created"), "config hash": r.config_hash})
     return pd.DataFrame.from_records(rows)
+
+
+def _kernels(provenance: dict) -> str:
+    """The CPU kernels a result used and the CPU's native set, e.g. ``avx2 (native avx512)``."""
+    isa = provenance.get("cpu_isa")
+    return f"{isa['kernels']} (native {isa['native']})" if isa else "not recorded"
+
+
+def claims_summary(results: Sequence[Result] | None = None) -> pd.DataFrame:
+    """Every claim of every stored seed-0 quick result: experiment, claim, the paper, holds in k of 3, verdict."""
+    from weightspace import claims
+
+    frames = []
+    for r in results if results is not None else all_results():
+        if r.profile == "quick" and r.seed == 0 and claims.claims_of(r.experiment):
+            frames.append(claims.table(r).assign(experiment=r.experiment))
+    if not frames:
+        return pd.DataFrame(columns=["experiment", "claim (ours)", "holds in", "verdict"])
+    table = pd.concat(frames, ignore_index=True)
+    return table[["experiment", "claim (ours)", "the paper", "holds in", "verdict"]]
 
 
 def stored_comparison(references: Sequence[Reference], experiment: str, table: str, profile: str = "full",

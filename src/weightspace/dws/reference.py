@@ -3,11 +3,14 @@
 Our copy of the paper is a summary; the values are those the authors publish on
 their project page and in arXiv v1 (mean over seeds; the +- is in ``*_STD``).
 Sine-wave regression values are read off the paper's figure and are approximate.
+``CLAIMS`` are the qualitative statements the book's pages make of the quick runs.
 """
 
 import pandas as pd
 
+from weightspace.claims import Claim, Value, above, below, best, cell, decreasing, greater, metric
 from weightspace.report import references
+from weightspace.results import Result
 
 _CLASSIFICATION = [  # row, label, MNIST INR acc (%), Fashion-MNIST INR acc (%), CIFAR-10 -> corrupted acc (%)
     ("no_adaptation", "No adaptation", None, None, 60.92),
@@ -53,3 +56,92 @@ def paper_table(refs, stds: dict[str, float | None], full=None, table: str = "")
         rows.append({"method": ref.label, "paper": ref.value, "paper ±": stds.get(ref.row) or "—",
                      "full (ours)": "—" if ours is None else round(float(ours), 2)})
     return pd.DataFrame.from_records(rows).set_index("method")
+
+
+def _lowest(a: Value, others: list[Value]) -> Value:
+    """``a`` below every one of ``others`` (an error): margin ``min(others) - a``."""
+    return lambda r: min(o(r) for o in others) - a(r)
+
+
+def _count_gap(result: Result) -> float:
+    """The largest difference between a layer's parameters and the character formula, in total or per block."""
+    pairs = [("layer_parameters", "character_formula"),
+             *((f"{b}_layer", f"{b}_formula") for b in ("WW", "WB", "BW", "BB"))]
+    return max(abs(rec[a] - rec[b]) for rec in result.tables["counts"] for a, b in pairs)
+
+
+def _unmatched(result: Result) -> float:
+    """The architectures in which weight matching does not recover the planted permutation."""
+    return sum(not rec["matching_exact"] for rec in result.tables["equivariance"])
+
+
+_BASELINES = ("mlp", "mlp_perm", "mlp_align", "deepsets", "transformer", "inr2vec")
+_SSL_BASELINES = tuple(m for m in _BASELINES if m != "mlp_align")  # the dense-representation page has no alignment
+_mse = {n: cell("sine", f"mse_{n}") for n in (50, 200, 800)}
+_cls = cell("classification", "accuracy")
+_abl = cell("ablation", "accuracy")
+_tau = cell("generalization", "kendall_tau")
+_probe = cell("dense", "probe_mse")
+
+CLAIMS: dict[str, list[Claim]] = {
+    # exact properties, up to rounding; the tolerances are far above float rounding and far below a real error
+    "equivariance": [
+        Claim("DWS layer commutes with hidden permutations, float32 error < 1e-5", "Theorem 5.1: exactly equivariant",
+              below(metric("max_equivariance_f32"), 1e-5), "abs. error", "eq_f32"),
+        Claim("the same in float64, error < 1e-12", "Theorem 5.1: exactly equivariant",
+              below(metric("max_equivariance_f64"), 1e-12), "abs. error", "eq_f64"),
+        Claim("DWSNet output invariant, float32 error < 1e-5", "Prop. 5.3: invariant pooling",
+              below(metric("max_invariance_f32"), 1e-5), "abs. error", "inv_f32"),
+        Claim("permuting input neurons changes the layer's output by > 0.1", "Section 3: only hidden neurons permute",
+              above(metric("min_input_permutation_error"), 0.1), "abs. error", "input_perm"),
+        Claim("layer parameters = character formula, in total and per block", "App. C: the layers form a basis",
+              lambda r: 0.5 - _count_gap(r), "parameters", "counts"),
+        Claim("weight matching recovers a planted permutation, every architecture",
+              "App. J: alignment baseline by weight matching", lambda r: 0.5 - _unmatched(r), "architectures",
+              "matching"),
+    ],
+    # test MSE of the frequency: lower is better
+    "sine_regression": [
+        Claim("DWSNet < MLP, 800 INRs", "figure (approx.): 0.25 vs 10",
+              greater(_mse[800]("mlp"), _mse[800]("dwsnet")), "MSE", "dws_mlp"),
+        Claim("DWSNet lowest of all methods, 800 INRs", "figure (approx.): 0.25 vs 0.75 (MLP + alignment)",
+              _lowest(_mse[800]("dwsnet"), [_mse[800](m) for m in _BASELINES]), "MSE", "dws_best_800"),
+        Claim("DWSNet lowest of all methods, 50 INRs", "figure (approx.): 0.9 vs 2.4 (INR2Vec)",
+              _lowest(_mse[50]("dwsnet"), [_mse[50](m) for m in _BASELINES]), "MSE", "dws_best_50"),
+        Claim("DWSNet MSE falls with training INRs, 50 > 200 > 800", "figure (approx.): 0.9 at 50, 0.25 at 800",
+              decreasing([_mse[n]("dwsnet") for n in (50, 200, 800)]), "MSE", "dws_falls"),
+    ],
+    "inr_classification": [
+        Claim("DWSNet > MLP", "INR classification table: 85.71 vs 17.55",
+              greater(_cls("dwsnet"), _cls("mlp")), "points", "dws_mlp"),
+        Claim("DWSNet above every baseline", "85.71 vs 58.98 (MLP + alignment, the best baseline)",
+              best(_cls("dwsnet"), [_cls(m) for m in _BASELINES]), "points", "dws_best"),
+        Claim("MLP + alignment > MLP", "58.98 vs 17.55",
+              greater(_cls("mlp_align"), _cls("mlp")), "points", "align_mlp"),
+    ],
+    # App. K.2 prints no values; chance is 10% (ten digits)
+    "block_ablation": [
+        Claim("all four blocks > W->W alone", "App. K.2: adding the other blocks improves accuracy",
+              greater(_abl("all"), _abl("WW")), "points", "all_ww"),
+        Claim("all four blocks best of the variants", "App. K.2: adding the other blocks improves accuracy",
+              best(_abl("all"), [_abl(v) for v in ("WW", "WW+BB", "WW+WB+BW")]), "points", "all_best"),
+        Claim("W->W alone gains more over chance (10%) than the other blocks add", "App. K.2: W->W contributes most",
+              lambda r: (_abl("WW")(r) - 10.0) - (_abl("all")(r) - _abl("WW")(r)), "points", "ww_most"),
+    ],
+    # Kendall's tau between predicted and true test accuracy: higher is better; our copy prints no values
+    "generalization": [
+        Claim("DWSNet > MLP, Kendall's tau", "DWSNets outperform all other methods (no values in our copy)",
+              greater(_tau("dwsnet"), _tau("mlp")), "tau", "dws_mlp"),
+        Claim("DWSNet above every baseline, Kendall's tau", "DWSNets outperform all other methods",
+              best(_tau("dwsnet"), [_tau(m) for m in _BASELINES]), "tau", "dws_best"),
+    ],
+    # linear-probe test MSE of (a, b): lower is better; our copy prints no values
+    "dense_representation": [
+        Claim("DWSNet embedding < MLP encoder's, probe MSE", "DWSNet embedding best (no values in our copy)",
+              greater(_probe("mlp"), _probe("dwsnet")), "MSE", "dws_mlp"),
+        Claim("DWSNet embedding lowest of all encoders, probe MSE", "DWSNet embedding best",
+              _lowest(_probe("dwsnet"), [_probe(m) for m in _SSL_BASELINES]), "MSE", "dws_best"),
+        Claim("DWSNet embedding < raw weights, probe MSE", "an encoder helps a linear probe",
+              greater(metric("raw_weights_probe_mse"), _probe("dwsnet")), "MSE", "dws_raw"),
+    ],
+}

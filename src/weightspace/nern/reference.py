@@ -4,10 +4,15 @@ Our copy of the paper lost Table 1's values; ``TABLE1`` holds the authors'
 official CIFAR-10 numbers (their repository's README, after the distillation
 gradient fix; IMPLEMENTATION_NOTES §2) and says so in its source. Accuracies are
 the means over 4 seeds; the paper's confidence intervals are in ``*_CI``.
-Predictor sizes are MiB of float32 parameters.
+Predictor sizes are MiB of float32 parameters. ``CLAIMS`` holds what each quick
+page concludes from its run, checked over seeds (:mod:`weightspace.claims`).
 """
 
+import numpy as np
+
+from weightspace.claims import Claim, Value, above, all_of, below, cell, decreasing, greater
 from weightspace.report import Reference, references
+from weightspace.results import Result
 
 OFFICIAL = "Official (README)"
 
@@ -116,3 +121,143 @@ _T9 = [  # total MB, in-filter MB, %, cross-filter MB, %
 TABLE9 = references("Table 9", ("total_mb", "in_filter_mb", "in_filter_pct", "cross_filter_mb", "cross_filter_pct"),
                     _T9)
 LEARNABLE_RESNET18_MB = Reference("Table 3", "resnet18-imagenet", "learnable_mb", 41.91, "ResNet18 3x3 convs")
+
+
+# Claims the quick pages make, each checked over seeds (weightspace.claims). Slots are the paper's rows
+# ("resnet20-cross-160"), whatever size the profile runs in them.
+def _paper(table: list[Reference], row: str, metric: str = "accuracy") -> float:
+    return next(r.value for r in table if r.row == row and r.metric == metric)
+
+
+def _pruned(score: str, fraction: float) -> Value:
+    """Accuracy of the original with ``fraction`` of its conv weights pruned by ``score`` first."""
+    def read(result: Result) -> float:
+        for rec in result.tables["pruning"]:
+            if rec["score"] == score and rec["fraction"] == fraction:
+                return float(rec["accuracy"])
+        raise KeyError(f"{result.experiment} has no pruning row {score!r} at {fraction}")
+    return read
+
+
+def _map_strength(which: str) -> Value:
+    """Mean absolute activation of the filters with the lowest or highest reconstruction error."""
+    return lambda r: float(np.abs(np.asarray(r.data[f"{which}_maps"])).mean())
+
+
+def _kernel_correlation(r: Result) -> float:
+    """Pearson correlation of the original and reconstructed kernels shown in Fig. 6."""
+    a, b = (np.asarray(r.data[k]).ravel() for k in ("kernels_original", "kernels_reconstructed"))
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _mean_distance(mode: str) -> Value:
+    """Eq. 6 distance between consecutive kernels under ``mode``, averaged over the original's layers."""
+    return lambda r: float(np.mean([rec[mode] for rec in r.tables["smoothness"]]))
+
+
+def _distill_off_chance(r: Result) -> float:
+    """Largest distance from chance (10%) of the distillation-only run along training."""
+    return max(abs(c["accuracy"] - 10.0) for c in r.curves["loss-distill"])
+
+
+_MODES, _SLOTS = ("none", "in", "cross"), (160, 180)
+_acc, _rec = cell("table", "accuracy"), cell("table", "recon")
+_t1 = {m: {h: _paper(TABLE5 if m == "none" else TABLE1, f"resnet20-{m}-{h}") for h in _SLOTS} for m in _MODES}
+_SMOOTH = "Section 3.3: smoother orderings reconstruct better"
+_FACTORS = ("1e-06-240", "5e-06-240", "1e-05-240", "5e-05-240")
+_reg, _reg_rec, _reg_orig = cell("table10", "accuracy"), cell("table10", "recon"), cell("table10", "original")
+_t10 = {f: _paper(TABLE10, f) for f in _FACTORS}
+_t10_orig = {f: _paper(TABLE10, f, "original") for f in _FACTORS}
+_df = cell("table4", "accuracy")
+_t4 = {h: {k: _paper(TABLE4, f"resnet20-{h}-{k}") for k in ("recon", "noise")} for h in _SLOTS}
+_t4_gap = {h: _t4[h]["noise"] - _t4[h]["recon"] for h in _SLOTS}
+_t6, _t6_rec, _t7 = cell("table6", "accuracy"), cell("table6", "recon"), cell("table7", "accuracy")
+_p6 = {k: _paper(TABLE6, k) for k in ("recon", "distill", "all")}
+_p7 = {k: _paper(TABLE7, k) for k in ("all", "layer", "uniform", "weighted")}
+_meta = cell("meta_compression", "accuracy", key="fraction")
+_NO_VALUES = "(no values printed)"
+
+CLAIMS: dict[str, list[Claim]] = {
+    "cifar10": [
+        Claim("larger predictor, lower RMSE, every mode", "Section 4.1: larger predictors reconstruct better",
+              all_of(*(greater(_rec(f"resnet20-{m}-160"), _rec(f"resnet20-{m}-180")) for m in _MODES)),
+              "RMSE", "larger_recon"),
+        Claim("larger predictor, higher accuracy, every mode",
+              "Tables 1, 5: " + ", ".join(f"{_t1[m][160]:.2f} → {_t1[m][180]:.2f} ({m})" for m in _MODES),
+              all_of(*(greater(_acc(f"resnet20-{m}-180"), _acc(f"resnet20-{m}-160")) for m in _MODES)),
+              "points", "larger_acc"),
+        Claim("RMSE none > in-filter > cross-filter, smaller size", _SMOOTH,
+              decreasing([_rec(f"resnet20-{m}-160") for m in _MODES]), "RMSE", "smooth_small"),
+        Claim("RMSE none > in-filter > cross-filter, larger size", _SMOOTH,
+              decreasing([_rec(f"resnet20-{m}-180") for m in _MODES]), "RMSE", "smooth_large"),
+        Claim("cross-filter accuracy > none, both sizes",
+              "Tables 1, 5: " + ", ".join(f"{_t1['cross'][h]:.2f} vs {_t1['none'][h]:.2f} (h = {h})" for h in _SLOTS),
+              all_of(*(greater(_acc(f"resnet20-cross-{h}"), _acc(f"resnet20-none-{h}")) for h in _SLOTS)),
+              "points", "acc_cross_none"),
+    ],
+    "regularization": [
+        Claim("RMSE falls at every step of the factor", "Fig. 3: smoother originals are easier to reconstruct",
+              decreasing([_reg_rec(f) for f in _FACTORS]), "RMSE", "recon"),
+        Claim("original's accuracy lower at the largest factor than at the smallest",
+              f"Table 10: {_t10_orig[_FACTORS[0]]:.2f} → {_t10_orig[_FACTORS[-1]]:.2f}",
+              greater(_reg_orig(_FACTORS[0]), _reg_orig(_FACTORS[-1])), "points", "original_ends"),
+        Claim("original's accuracy falls at every step of the factor",
+              "Table 10: " + ", ".join(f"{_t10_orig[f]:.2f}" for f in _FACTORS),
+              decreasing([_reg_orig(f) for f in _FACTORS]), "points", "original"),
+        Claim("best reconstruction at an intermediate factor",
+              "Table 10, h = 240: " + ", ".join(f"{_t10[f]:.2f}" for f in _FACTORS),
+              greater(lambda r: max(_reg(f)(r) for f in _FACTORS[1:-1]),
+                      lambda r: max(_reg(f)(r) for f in (_FACTORS[0], _FACTORS[-1]))), "points", "tradeoff"),
+    ],
+    "datafree": [
+        *(Claim(f"noise distillation > no distillation, {size} size",
+                f"Table 4: {_t4[h]['noise']:.2f} vs {_t4[h]['recon']:.2f}",
+                greater(_df(f"resnet20-{h}-noise"), _df(f"resnet20-{h}-recon")), "points", f"noise_{size}")
+          for h, size in zip(_SLOTS, ("smaller", "larger"))),
+        Claim("gain larger than the paper's, both sizes",
+              "Table 4: " + ", ".join(f"+{_t4_gap[h]:.2f} (h = {h})" for h in _SLOTS),
+              all_of(*(greater(_df(f"resnet20-{h}-noise"), _df(f"resnet20-{h}-recon"), _t4_gap[h]) for h in _SLOTS)),
+              "points", "gain_wider"),
+    ],
+    "ablations": [
+        Claim("all losses > L_recon only > distillation only",
+              f"Table 6: {_p6['all']:.2f}, {_p6['recon']:.2f}, {_p6['distill']:.2f}",
+              decreasing([_t6("all"), _t6("recon"), _t6("distill")]), "points", "loss_order"),
+        Claim("all losses − L_recon only wider than the paper's gap", f"Table 6: +{_p6['all'] - _p6['recon']:.2f}",
+              greater(_t6("all"), _t6("recon"), _p6["all"] - _p6["recon"]), "points", "loss_gap"),
+        Claim("all losses: RMSE within 5% of L_recon only's", "Fig. 4: distillation gains accuracy, not RMSE",
+              lambda r: 0.05 * _t6_rec("recon")(r) - abs(_t6_rec("all")(r) - _t6_rec("recon")(r)),
+              "RMSE", "same_recon"),
+        Claim("distillation only within 2 points of chance (10%) throughout",
+              f"Table 6: {_p6['distill']:.2f}; Fig. 4", below(_distill_off_chance, 2.0), "points", "distill_chance"),
+        Claim("random layer < every other sampling", f"Table 7: {_p7['layer']:.2f} vs ≥ {_p7['all']:.2f}",
+              all_of(*(greater(_t7(s), _t7("layer")) for s in ("all", "uniform", "weighted"))),
+              "points", "layer_worst"),
+        Claim("batch sampling (uniform, weighted) ≥ all weights",
+              f"Table 7: {_p7['uniform']:.2f}, {_p7['weighted']:.2f} vs {_p7['all']:.2f}",
+              all_of(greater(_t7("uniform"), _t7("all")), greater(_t7("weighted"), _t7("all"))), "points", "batch"),
+        Claim("weighted batch > uniform batch", f"Table 7: {_p7['weighted']:.2f} vs {_p7['uniform']:.2f}",
+              greater(_t7("weighted"), _t7("uniform")), "points", "weighted"),
+    ],
+    "applications": [
+        Claim("pruning 5% of the predictor costs < 1 point", f"Fig. 5 left: the predictor can be pruned {_NO_VALUES}",
+              greater(_meta(0.05), _meta(0.0), -1.0), "points", "meta_small"),
+        Claim("pruning 20% of the predictor costs > 10 points", f"Fig. 5 left: ResNet56's predictor {_NO_VALUES}",
+              greater(_meta(0.0), _meta(0.2), 10.0), "points", "meta_20"),
+        Claim("lowest-error filters have stronger maps (mean |activation|)",
+              "Fig. 5 right: low-error filters have high-valued maps",
+              greater(_map_strength("lowest"), _map_strength("highest")), "activation", "importance"),
+        Claim("pruning by reconstruction error > random, 20%", f"authors' later code {_NO_VALUES}",
+              greater(_pruned("reconstruction", 0.2), _pruned("random", 0.2)), "points", "prune_random"),
+        Claim("pruning by magnitude > by reconstruction error, 20%", f"authors' later code {_NO_VALUES}",
+              greater(_pruned("magnitude", 0.2), _pruned("reconstruction", 0.2)), "points", "prune_magnitude"),
+        Claim("Fig. 6 kernels: correlation of reconstruction and original > 0.8",
+              "Fig. 6: the reconstructed kernels look like the originals",
+              above(_kernel_correlation, 0.8), "correlation", "kernels"),
+    ],
+    "appendix": [
+        Claim("mean eq. 6 distance none > in-filter > cross-filter",
+              "Section 3.3, Fig. 2: the orderings smooth the kernels",
+              decreasing([_mean_distance(m) for m in _MODES]), "distance", "smooth"),
+    ],
+}

@@ -1,4 +1,4 @@
-"""Command line: ``python -m weightspace list | run NAME | kernels | claims``."""
+"""Command line: ``python -m weightspace list | run NAME | sweep TARGET... | kernels | claims``."""
 
 from __future__ import annotations
 
@@ -32,6 +32,18 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--recompute", action="store_true", help="ignore a stored result with the same config hash")
     run.add_argument("--set", dest="overrides", action="append", type=_parse_override, default=[],
                      metavar="KEY=VALUE", help="override a config setting (JSON values), repeatable")
+    grid = sub.add_parser("sweep", help="run experiments x seeds (one Ray task each, or in this process), "
+                                        "write each result and summarise the metrics over the seeds")
+    grid.add_argument("targets", nargs="+", metavar="TARGET",
+                      help="an experiment (nern.cifar10), a paper (nern) or all")
+    grid.add_argument("--seeds", default="0", help="3, 1,2 or 0-2 (default 0)")
+    grid.add_argument("--profile", default="quick", choices=PROFILES)
+    grid.add_argument("--device", default="cpu", help="cpu, cuda, ... (on Ray, a CUDA task takes one GPU)")
+    grid.add_argument("--backend", default="ray", choices=("ray", "serial"),
+                      help="ray: one task per run (default); serial: one after another in this process")
+    grid.add_argument("--address", help="the Ray cluster to connect to (default $RAY_ADDRESS, else a local one)")
+    grid.add_argument("--num-cpus", type=int, help="CPUs of a local Ray cluster started here (default: all)")
+    grid.add_argument("--recompute", action="store_true", help="recompute the runs whose results are stored")
     kernels = sub.add_parser("kernels", help="say which CPU kernels the quick profile computes with")
     kernels.add_argument("--pinnable", action="store_true",
                          help="exit 3 when the quick profile's AVX2 pin cannot apply (or is switched off) here")
@@ -51,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "claims":
         return _check_claims(args.names, args.recompute)
+    if args.command == "sweep":
+        return _sweep(args)
     if args.command == "list":
         for name in experiments.names():
             print(f"{name:40s} {experiments.get(name).TITLE}")
@@ -65,6 +79,22 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in result.metrics.items():
         print(f"  {key}: {value}")
     return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """Run a sweep, print the metrics over seeds and the failures: 2 for bad arguments, 1 if a run failed."""
+    from weightspace import sweep
+
+    try:
+        report = sweep.sweep(args.targets, sweep.parse_seeds(args.seeds), args.profile, args.device, args.backend,
+                             args.address, args.num_cpus, args.recompute)
+    except (KeyError, ValueError, RuntimeError, ConnectionError) as err:
+        print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
+        return 2
+    print(sweep.summary(report.results))
+    for failure in report.failed:
+        print(f"FAILED {failure.task}: {failure.error}", file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 def _check_claims(targets: list[str], recompute: bool) -> int:

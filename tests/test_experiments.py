@@ -17,8 +17,7 @@ def _fake(name, n_train=64, n_eval=32):
                      {"dataset": name, "split": f"synthetic {name}-shaped data (test)"})
 
 
-@pytest.mark.parametrize("name", experiments.names())
-@pytest.mark.parametrize("profile", ["quick", "full"])
+@pytest.mark.parametrize("name,profile", [(n, p) for n in experiments.names() for p in experiments.profiles(n)])
 def test_every_config_is_a_valid_recipe(name, profile):
     cfg = experiments.config(name, profile)
     recipes = cfg.get("recipes", {"reference": cfg.get("reference")})

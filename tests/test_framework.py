@@ -142,9 +142,14 @@ def test_cli_lists_and_reports_errors(capsys):
 
 
 def test_cli_runs_an_experiment(isolated, toy_experiment, capsys):
+    assert main(["run", "toy.exp", "--seed", "2"]) == 0
     assert main(["run", "toy.exp", "--seed", "2", "--set", "n=5"]) == 0
-    stored = json.loads(results.result_path("quick", "toy.exp", seed=2).read_text())
-    assert stored["seed"] == 2 and stored["config"]["n"] == 5
+    path = results.result_path("quick", "toy.exp", seed=2, overrides={"n": 5})
+    assert path.name.startswith("exp-seed2-set") and str(path) in capsys.readouterr().out
+    stored = json.loads(path.read_text())
+    assert stored["seed"] == 2 and stored["config"]["n"] == 5 and stored["overrides"] == {"n": 5}
+    default = json.loads(results.result_path("quick", "toy.exp", seed=2).read_text())
+    assert default["config"]["n"] == 3, "a run with --set must not replace the default result"
 
 
 def test_artifacts_are_made_once_and_never_cached_in_verification(isolated, monkeypatch):
@@ -207,24 +212,41 @@ def test_experiments_are_discovered_per_paper_and_section():
     assert all(not name.split(".")[1].startswith("_") for name in experiments.names())
 
 
-def test_code_version_of_a_paper_ignores_the_other_papers(tmp_path, monkeypatch):
-    for rel in ("core.py", "a/model.py", "b/model.py", "experiments/a/t1.py", "experiments/b/t1.py"):
+def _package(tmp_path, files):
+    for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text("x = 1\n")
+        (tmp_path / rel).write_text(text)
+
+
+def test_the_code_hash_follows_the_imports_of_the_experiment(tmp_path, monkeypatch):
+    _package(tmp_path, {
+        "__init__.py": "", "core.py": "x = 1\n", "plotting.py": "x = 1\n", "unused.py": "x = 1\n",
+        "a/__init__.py": "", "a/model.py": "from weightspace.core import x\n", "a/reference.py": "v = 1\n",
+        "b/__init__.py": "", "b/model.py": "x = 1\n",
+        "experiments/__init__.py": "", "experiments/a/__init__.py": "",
+        "experiments/a/t1.py": '"""Section 1."""\nfrom weightspace.a import model\nfrom weightspace.a.reference import v\n',
+        "experiments/a/t2.py": '"""Section 2."""\nfrom . import t1\n',
+        "experiments/b/__init__.py": "", "experiments/b/t1.py": "from ...b.model import x\n",
+    })
     monkeypatch.setattr(results, "_PACKAGE_DIR", tmp_path)
 
     def versions():
         results.code_version.cache_clear()
-        return {p: results.code_version(p) for p in ("a", "b", None)}
+        return {s: results.code_version(s) for s in ("a.t1", "a.t2", "b.t1", "a")}
 
     before = versions()
-    (tmp_path / "b/model.py").write_text("x = 2\n")
-    after_b = versions()
-    assert after_b["a"] == before["a"] and after_b["b"] != before["b"] and after_b[None] != before[None]
-    (tmp_path / "core.py").write_text("x = 3\n")
-    after_core = versions()
-    assert all(after_core[p] != after_b[p] for p in after_core)
+    assert "weightspace.core" in results.scope_modules("a.t1") and "weightspace.b.model" in results.scope_modules("b.t1")
+    for rel, text in (("plotting.py", "x = 2\n"), ("a/reference.py", "v = 2\n"), ("unused.py", "x = 2\n"),
+                      ("experiments/a/t2.py", '"""Section 2, reworded."""\nfrom . import t1\n')):
+        _package(tmp_path, {rel: text})
+        after = versions()
+        assert after["a.t1"] == before["a.t1"] and after["b.t1"] == before["b.t1"], rel
+    assert after["a.t2"] != before["a.t2"], "a section's own source is part of its hash"
+    _package(tmp_path, {"core.py": "x = 3\n"})  # a function the experiment calls, two imports away
+    changed = versions()
+    assert changed["a.t1"] != after["a.t1"] and changed["a"] != after["a"] and changed["b.t1"] == after["b.t1"]
     results.code_version.cache_clear()
+
 
 
 def test_a_full_only_experiment_refuses_the_quick_profile_by_name():
@@ -234,19 +256,94 @@ def test_a_full_only_experiment_refuses_the_quick_profile_by_name():
         experiments.config("nern.imagenet", "quick")
 
 
-def test_presentational_modules_leave_the_code_hash_unchanged(tmp_path, monkeypatch):
-    for rel in ("core.py", "plotting.py", "report.py", "claims.py", "a/reference.py", "a/model.py"):
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text("x = 1\n")
-    (tmp_path / "experiments" / "a").mkdir(parents=True)
-    monkeypatch.setattr(results, "_PACKAGE_DIR", tmp_path)
-    results.code_version.cache_clear()
-    before = results.code_version("a")
-    for rel in ("plotting.py", "report.py", "claims.py", "a/reference.py"):
-        (tmp_path / rel).write_text("x = 2  # presentation only\n")
-        results.code_version.cache_clear()
-        assert results.code_version("a") == before, rel
-    (tmp_path / "a/model.py").write_text("x = 2\n")
-    results.code_version.cache_clear()
-    assert results.code_version("a") != before
-    results.code_version.cache_clear()
+def test_a_stored_file_claiming_another_run_is_named_and_replaced_under_recompute(isolated, toy_experiment):
+    experiments.run("toy.exp")
+    path = results.result_path("quick", "toy.exp")
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "seed": 7, "metrics": {"value": 99.0}}))
+    with pytest.raises(results.ResultFileError, match=rf"{path}.*seed 7 \(expected 0\).*--recompute"):
+        experiments.run("toy.exp")
+    fresh = experiments.run("toy.exp", recompute=True)
+    assert fresh.seed == 0 and fresh.metrics["value"] != 99.0
+    path.write_text(json.dumps({**record, "config": {"n": 4}}))  # the hash no longer describes the config
+    with pytest.raises(results.ResultFileError, match="config does not match"):
+        experiments.run("toy.exp")
+
+
+def test_a_corrupt_result_file_is_named_and_recomputed_under_recompute(isolated, toy_experiment):
+    experiments.run("toy.exp")
+    path = results.result_path("quick", "toy.exp")
+    path.write_text('{"experiment": "toy.exp", "prof')
+    with pytest.raises(results.ResultFileError, match=rf"{path}: not a readable result file"):
+        experiments.run("toy.exp")
+    assert experiments.run("toy.exp", recompute=True).experiment == "toy.exp"
+    assert results.read_result(path).seed == 0
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_corrupt_artifact_or_checkpoint_is_named_and_remade_under_recompute(isolated):
+    results.load_or_make("toy", {"a": 1}, lambda: {"w": 1})
+    (path,) = (results.cache_dir() / "toy").glob("*.pt")
+    path.write_bytes(b"not a torch file")
+    with pytest.raises(results.ResultFileError, match=rf"{path}: a corrupt or unreadable cached toy"):
+        results.load_or_make("toy", {"a": 1}, lambda: {"w": 1})
+    token = results.RECOMPUTING.set(True)
+    try:
+        assert results.load_or_make("toy", {"a": 1}, lambda: {"w": 2}) == {"w": 2}
+        ckpt = results.Checkpoint(isolated / "c.pt")
+        ckpt.path.write_bytes(b"truncated")
+        assert ckpt.load() is None
+    finally:
+        results.RECOMPUTING.reset(token)
+    with pytest.raises(results.ResultFileError, match="c.pt: a corrupt or unreadable checkpoint"):
+        ckpt.load()
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"n": 0}, "'n' = 0 is not allowed: it takes a positive whole number"),
+    ({"n": 2.5}, "'n' = 2.5 is not allowed: it takes a whole number"),
+    ({"n": True}, "'n' = True is not allowed: it takes a whole number"),
+])
+def test_overrides_are_checked_against_the_setting_they_replace(isolated, toy_experiment, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        experiments.run("toy.exp", **overrides)
+    assert toy_experiment.calls == 0, "nothing may run before the settings are checked"
+
+
+def test_override_kinds_follow_the_defaults():
+    check = experiments.check_override
+    with pytest.raises(ValueError, match="a learning rate must be positive"):
+        check("recipe.lr", 0.0, 1e-3)
+    with pytest.raises(ValueError, match="finite number"):
+        check("lr", float("nan"), 1e-3)
+    with pytest.raises(ValueError, match="non-empty list"):
+        check("widths", [], [784, 32, 10])
+    with pytest.raises(ValueError, match=r"'widths\[1\]' = 0 .* positive whole number"):
+        check("widths", [784, 0, 10], [784, 32, 10])
+    with pytest.raises(ValueError, match="true or false"):
+        check("flip", "false", False)
+    assert check("archs", {"resnet20": [8]}, {"resnet20": [32], "resnet56": [64]}) == {"resnet20": [8]}
+    with pytest.raises(ValueError, match=r"'train.lr' = -1.0 .* a learning rate must be positive"):
+        check("train", {"lr": -1.0, "steps": 10}, {"lr": 1e-3, "steps": 10})
+    assert check("alpha", 0, 1e-5) == 0.0, "a positive float may be switched off with 0"
+    assert check("offset", -0.5, 0.0) == -0.5
+
+
+def test_notebook_parameters_are_checked_and_papermill_strings_understood(isolated, toy_experiment):
+    experiments.run("toy.exp")
+    assert experiments.run("toy.exp", recompute="false") is not None and toy_experiment.calls == 1
+    experiments.run("toy.exp", recompute="True")
+    assert toy_experiment.calls == 2
+    with pytest.raises(ValueError, match="recompute = 'no' is not allowed"):
+        experiments.run("toy.exp", recompute="no")
+    with pytest.raises(ValueError, match="seed = -1 is not allowed"):
+        experiments.run("toy.exp", seed=-1)
+
+
+def test_an_unwritable_results_folder_is_reported_before_the_computation(isolated, toy_experiment, monkeypatch):
+    blocked = isolated / "blocked"
+    blocked.write_text("a file where the results folder should be")
+    monkeypatch.setenv("WEIGHTSPACE_RESULTS", str(blocked))
+    with pytest.raises(PermissionError, match=rf"results folder {blocked}.*WEIGHTSPACE_RESULTS"):
+        experiments.run("toy.exp")
+    assert toy_experiment.calls == 0

@@ -55,7 +55,7 @@ def test_full_cifar100_path_runs_and_fails_clearly_without_data(isolated, cifar,
 
     monkeypatch.setattr(shared.datasets, "load", missing)
     with pytest.raises(DatasetNotFoundError, match="WEIGHTSPACE_DATA"):
-        experiments.run("nern.cifar100", "quick")
+        experiments.run("nern.cifar100", "full", recompute=True)
 
 
 def test_full_datafree_path_runs_with_noise_inputs(isolated, cifar):

@@ -72,10 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = experiments.run(args.name, args.profile, args.seed, args.device, args.recompute,
                                  **dict(args.overrides))
-    except (KeyError, ValueError, RuntimeError, FileNotFoundError) as err:
+    except (KeyError, ValueError, RuntimeError, OSError) as err:
         print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
-    print(f"{args.name} [{args.profile}, seed {args.seed}] -> {result_path(args.profile, args.name, args.seed)}")
+    print(f"{args.name} [{args.profile}, seed {args.seed}] -> "
+          f"{result_path(args.profile, args.name, args.seed, overrides=dict(args.overrides))}")
     for key, value in result.metrics.items():
         print(f"  {key}: {value}")
     return 0

@@ -9,6 +9,8 @@ instead of recomputing. Long runs checkpoint with :class:`Checkpoint`.
 
 from __future__ import annotations
 
+import ast
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -62,61 +64,120 @@ PRESENTATIONAL = frozenset({"__main__.py", "cli.py", "claims.py", "isa.py", "plo
                             "reference.py"})
 
 
-def _papers() -> set[str]:
-    """The paper subpackages: those with experiments under ``weightspace/experiments``."""
-    return {p.name for p in (_PACKAGE_DIR / "experiments").iterdir() if p.is_dir() and not p.name.startswith("_")}
+def _module_file(module: str) -> Path | None:
+    """The source file of ``weightspace.x.y`` (a module or a package's ``__init__``), or ``None``."""
+    parts = module.split(".")
+    if parts[0] != "weightspace":
+        return None
+    base = _PACKAGE_DIR.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(module: str, path: Path) -> set[str]:
+    """The ``weightspace`` modules that ``module`` (at ``path``) imports, read from its source, not run."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)  # `from package import module`
+    return {m for m in found if m.split(".")[0] == "weightspace" and _module_file(m) is not None}
+
+
+def _closure(roots: set[str]) -> set[str]:
+    """``roots`` and every ``weightspace`` module they import, transitively, with the packages that hold them."""
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        module = todo.pop()
+        if module in seen or _module_file(module) is None:
+            continue
+        seen.add(module)
+        parts = module.split(".")
+        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # importing a.b.c runs a and a.b first
+        todo.extend(_imports(module, _module_file(module)))
+    return seen
+
+
+def scope_modules(scope: str | None) -> set[str]:
+    """The modules a result of ``scope`` can depend on.
+
+    ``scope`` is an experiment (``paper.section``: its module), a paper (every
+    experiment module of that paper), a module name (``weightspace...``), or
+    ``None`` (the whole library). Imports are followed transitively inside
+    ``weightspace``; the :data:`PRESENTATIONAL` modules are left out.
+    """
+    if scope is None:
+        roots = {"weightspace." + ".".join(p.relative_to(_PACKAGE_DIR).with_suffix("").parts)
+                 for p in _PACKAGE_DIR.rglob("*.py")}
+        roots = {r.removesuffix(".__init__") for r in roots}
+    elif scope.startswith("weightspace"):
+        roots = {scope}
+    elif "." in scope:
+        roots = {f"weightspace.experiments.{scope}"}
+    else:
+        folder = _PACKAGE_DIR / "experiments" / scope
+        roots = {f"weightspace.experiments.{scope}"} | {f"weightspace.experiments.{scope}.{p.stem}"
+                                                        for p in folder.glob("*.py") if p.stem != "__init__"}
+    return {m for m in _closure(roots) if _module_file(m).name not in PRESENTATIONAL}
 
 
 @lru_cache(maxsize=None)
-def code_version(paper: str | None = None) -> str:
-    """A hash of the library's source that a result can depend on.
+def code_version(scope: str | None = None) -> str:
+    """A hash of the source a result of ``scope`` depends on (see :func:`scope_modules`).
 
-    With ``paper``, the other papers' subpackages (``weightspace/<p>`` and
-    ``weightspace/experiments/<p>``) are left out, so work on one paper does not
-    invalidate another's results; any change to shared code invalidates them all.
-    The :data:`PRESENTATIONAL` modules are left out too (the CPU kernels that
-    :mod:`weightspace.isa` chooses enter :func:`config_hash` as a value instead).
+    It follows imports: editing a function the experiment calls changes it;
+    editing another paper, another section, the plotting or the reference values
+    does not. The CPU kernels that :mod:`weightspace.isa` chooses enter
+    :func:`config_hash` as a value instead of as source.
     """
-    others = _papers() - {paper} if paper else set()
     digest = hashlib.sha256()
-    for path in sorted(_PACKAGE_DIR.rglob("*.py")):
-        rel = path.relative_to(_PACKAGE_DIR)
-        if rel.parts[0] in others or (rel.parts[0] == "experiments" and rel.parts[1] in others):
-            continue
-        if rel.name in PRESENTATIONAL:
-            continue
-        digest.update(rel.as_posix().encode())
+    for module in sorted(scope_modules(scope)):
+        path = _module_file(module)
+        digest.update(path.relative_to(_PACKAGE_DIR).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
-def config_hash(config: dict[str, Any], paper: str | None = None) -> str:
-    """Hash of a JSON-able config with :func:`code_version` (of ``paper``), the torch version and the CPU kernels.
+def config_hash(config: dict[str, Any], scope: str | None = None) -> str:
+    """Hash of a JSON-able config with :func:`code_version` (of ``scope``), the torch version and the CPU kernels.
 
     The kernels (:func:`weightspace.isa.kernels`) are part of the key because an
     AVX-512 run rounds differently from an AVX2 one: a result or artifact made with
     one is never reused by a run with the other.
     """
-    blob = json.dumps({"config": config, "code": code_version(paper), "torch": torch.__version__,
+    blob = json.dumps({"config": config, "code": code_version(scope), "torch": torch.__version__,
                        "cpu_kernels": isa.kernels()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def git_commit() -> str:
-    """The project's current commit, ``-dirty`` if the library or its pins differ from it; or ``unknown``.
+    """The project's current commit, ``-dirty`` if code that can change a result differs from it; or ``unknown``.
 
-    Only the files that can change a result count (``src/``, ``pyproject.toml``,
-    ``requirements.txt``): re-executing notebooks does not make a result dirty.
+    Only the library's non-presentational modules (``src/``, less
+    :data:`PRESENTATIONAL`), ``pyproject.toml`` and ``requirements.txt`` count:
+    re-executing notebooks or editing a plot does not make a result dirty.
     """
     root = project_root()
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src",
-                                "pyproject.toml", "requirements.txt"], cwd=root, capture_output=True, text=True,
-                               check=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src",
+                                  "pyproject.toml", "requirements.txt"], cwd=root, capture_output=True, text=True,
+                                 check=True).stdout.splitlines()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    dirty = [line for line in changed if Path(line[3:].strip()).name not in PRESENTATIONAL]
     return sha + ("-dirty" if dirty else "")
 
 
@@ -139,9 +200,17 @@ def device_name(device: str | torch.device) -> str:
             f"(native {isa.native()})")
 
 
+class ResultFileError(ValueError):
+    """A stored result, checkpoint or cached artifact that cannot be used; the message names its path."""
+
+
 @dataclass
 class Result:
-    """What one run of an experiment produced, with everything needed to trust it."""
+    """What one run of an experiment produced, with everything needed to trust it.
+
+    ``overrides`` are the settings changed from the profile's config (``--set``);
+    a result with overrides is stored beside the default one, never over it.
+    """
 
     experiment: str
     profile: str
@@ -153,6 +222,7 @@ class Result:
     curves: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=False, default=_jsonable)
@@ -160,6 +230,27 @@ class Result:
     @classmethod
     def from_json(cls, text: str) -> Result:
         return cls(**json.loads(text))
+
+
+_REQUIRED = {"experiment": str, "profile": str, "seed": int, "config": dict, "config_hash": str}
+_OPTIONAL = {"metrics": dict, "tables": dict, "curves": dict, "data": dict, "provenance": dict, "overrides": dict}
+
+
+def read_result(path: Path) -> Result:
+    """Load a result file, checking its schema; a :class:`ResultFileError` naming ``path`` if it is not one."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ResultFileError(f"{path}: not a readable result file ({err})") from err
+    if not isinstance(record, dict):
+        raise ResultFileError(f"{path}: not a result file (a JSON {type(record).__name__}, not an object)")
+    problems = [f"{key} missing" for key in _REQUIRED if key not in record]
+    problems += [f"{key} is not a {kind.__name__}" for key, kind in {**_REQUIRED, **_OPTIONAL}.items()
+                 if key in record and not isinstance(record[key], kind)]
+    problems += [f"unknown field {key!r}" for key in record if key not in _REQUIRED and key not in _OPTIONAL]
+    if problems:
+        raise ResultFileError(f"{path}: not a valid result file: {'; '.join(problems)}")
+    return Result(**record)
 
 
 def _jsonable(value: Any) -> Any:
@@ -172,70 +263,128 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in a result")
 
 
-def result_path(profile: str, experiment: str, seed: int = 0, root: Path | None = None) -> Path:
-    """``results/<profile>/<paper>/<section>.json`` for experiment ``paper.section`` (``-seed<S>`` for S != 0)."""
+def overrides_tag(overrides: dict[str, Any]) -> str:
+    """A short hash naming a set of overrides in file names (``""`` for none)."""
+    if not overrides:
+        return ""
+    return hashlib.sha256(json.dumps(overrides, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def result_path(profile: str, experiment: str, seed: int = 0, root: Path | None = None,
+                overrides: dict[str, Any] | None = None) -> Path:
+    """``results/<profile>/<paper>/<section>[-seed<S>][-set<hash>].json`` for experiment ``paper.section``.
+
+    ``-seed<S>`` for S != 0; ``-set<hash>`` (:func:`overrides_tag`) when settings
+    were overridden, so such a run never replaces the default result.
+    """
     paper, _, section = experiment.partition(".")
-    suffix = f"-seed{seed}" if seed else ""
+    suffix = (f"-seed{seed}" if seed else "") + (f"-set{overrides_tag(overrides)}" if overrides else "")
     return (root or results_dir()) / profile / paper / f"{section}{suffix}.json"
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` then move ``tmp`` onto ``path``: the file is whole or absent."""
+    """Call ``write(tmp)`` then move ``tmp`` onto ``path``: the file is whole or absent, readable by all (0644)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def check_writable(folder: Path, what: str) -> None:
+    """Fail now, naming ``folder`` and the variable that moves it, if ``what`` could not be written there later."""
+    variable = {"results": "WEIGHTSPACE_RESULTS", "checkpoints": "WEIGHTSPACE_CHECKPOINTS",
+                "cache": "WEIGHTSPACE_CACHE"}[what]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise PermissionError(f"the {what} folder {folder} cannot be written ({err.strerror or err}): fix its "
+                              f"permissions or free space, or point {variable} elsewhere") from err
+
+
 def save_result(result: Result, root: Path | None = None) -> Path:
     """Write a result JSON atomically; return its path."""
-    path = result_path(result.profile, result.experiment, result.seed, root)
+    path = result_path(result.profile, result.experiment, result.seed, root, result.overrides)
     text = result.to_json()
     atomic_write(path, lambda tmp: tmp.write_text(text + "\n"))
     return path
 
 
-def load_result(profile: str, experiment: str, seed: int = 0, root: Path | None = None) -> Result | None:
-    """The stored result of an experiment at a profile and seed, or ``None``."""
-    path = result_path(profile, experiment, seed, root)
-    return Result.from_json(path.read_text()) if path.exists() else None
+def load_result(profile: str, experiment: str, seed: int = 0, root: Path | None = None,
+                overrides: dict[str, Any] | None = None) -> Result | None:
+    """The stored result of an experiment at a profile, seed (and overrides), or ``None``.
+
+    The file must be a result of exactly that request (experiment, profile, seed,
+    overrides); otherwise a :class:`ResultFileError` names it.
+    """
+    path = result_path(profile, experiment, seed, root, overrides)
+    if not path.exists():
+        return None
+    result = read_result(path)
+    asked = {"experiment": experiment, "profile": profile, "seed": seed, "overrides": overrides or {}}
+    found = {"experiment": result.experiment, "profile": result.profile, "seed": result.seed,
+             "overrides": result.overrides}
+    wrong = [f"{key} {found[key]!r} (expected {value!r})" for key, value in asked.items() if found[key] != value]
+    if wrong:
+        raise ResultFileError(f"{path}: holds another run: {', '.join(wrong)}")
+    return result
 
 
 def all_results(root: Path | None = None) -> list[Result]:
     """Every stored result, sorted by profile and experiment."""
     base = root or results_dir()
-    return [Result.from_json(p.read_text()) for p in sorted(base.glob("*/*/*.json"))]
+    return [read_result(p) for p in sorted(base.glob("*/*/*.json"))]
 
 
-def provenance(device: str | torch.device, started: float, paper: str | None = None) -> dict[str, Any]:
-    """Where and how a result (of ``paper``) was made."""
+def provenance(device: str | torch.device, started: float, scope: str | None = None) -> dict[str, Any]:
+    """Where and how a result (of ``scope``, see :func:`code_version`) was made."""
     return {
         "device": device_name(device),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "cpu_isa": {"native": isa.native(), "kernels": isa.kernels()},
         "git_commit": git_commit(),
-        "code_version": code_version(paper),
+        "code_version": code_version(scope),
         "wall_time_s": round(time.time() - started, 2),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
 
-def load_or_make(kind: str, config: dict[str, Any], make: Callable[[], Any], paper: str | None = None) -> Any:
+def _torch_load(path: Path, what: str) -> Any:
+    try:
+        return torch.load(path, weights_only=False)
+    except Exception as err:  # torch raises many kinds for a truncated or foreign file
+        raise ResultFileError(f"{path}: a corrupt or unreadable {what} ({type(err).__name__}: {err}); delete it "
+                              f"or rerun with --recompute") from err
+
+
+# True while a ``--recompute`` run computes: corrupt cached artifacts and checkpoints are then made afresh.
+RECOMPUTING: contextvars.ContextVar[bool] = contextvars.ContextVar("weightspace_recomputing", default=False)
+
+
+def load_or_make(kind: str, config: dict[str, Any], make: Callable[[], Any], scope: str | None = None) -> Any:
     """An artifact (e.g. a trained network's state dict) keyed by ``config`` hash: loaded if cached, else made.
 
     Used for inputs several experiments share, such as the reference network that
-    Table 2 fits and Table 3 uses as its target, so it is trained once. ``paper``
-    scopes the code hash as in :func:`code_version`.
+    Table 2 fits and Table 3 uses as its target, so it is trained once. ``scope``
+    (normally the calling module's ``__name__``) scopes the code hash as in
+    :func:`code_version`. A corrupt cached file raises a :class:`ResultFileError`
+    naming it; during a ``--recompute`` run (:data:`RECOMPUTING`) it is made again.
     """
-    path = cache_dir() / kind / f"{config_hash(config, paper)}.pt"
+    path = cache_dir() / kind / f"{config_hash(config, scope)}.pt"
     if path.exists() and not verifying():
-        return torch.load(path, weights_only=False)
+        try:
+            return _torch_load(path, f"cached {kind}")
+        except ResultFileError:
+            if not RECOMPUTING.get():
+                raise
     artifact = make()
     if not verifying():
         atomic_write(path, lambda tmp: torch.save(artifact, tmp))
@@ -249,6 +398,9 @@ class Checkpoint:
     >>> state = ckpt.load()          # None on a fresh start
     >>> ckpt.save({"step": 100, ...})
     >>> ckpt.remove()                # when the run finished
+
+    A corrupt checkpoint raises a :class:`ResultFileError` naming it; during a
+    ``--recompute`` run (:data:`RECOMPUTING`) the run starts afresh instead.
     """
 
     def __init__(self, path: Path) -> None:
@@ -259,7 +411,14 @@ class Checkpoint:
         return cls(checkpoints_dir() / experiment / cfg_hash / f"{tag}.pt")
 
     def load(self) -> dict[str, Any] | None:
-        return torch.load(self.path, weights_only=False) if self.path.exists() else None
+        if not self.path.exists():
+            return None
+        try:
+            return _torch_load(self.path, "checkpoint")
+        except ResultFileError:
+            if RECOMPUTING.get():
+                return None
+            raise
 
     def save(self, state: dict[str, Any]) -> None:
         atomic_write(self.path, lambda tmp: torch.save(state, tmp))

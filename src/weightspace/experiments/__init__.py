@@ -11,6 +11,8 @@ notebooks both call :func:`run`.
 from __future__ import annotations
 
 import importlib
+import json
+import math
 import pkgutil
 import random
 import time
@@ -25,7 +27,9 @@ import torch
 
 from weightspace import isa
 from weightspace.profiles import PROFILES, check_profile
-from weightspace.results import Checkpoint, Result, config_hash, load_result, provenance, save_result, verifying
+from weightspace.results import (RECOMPUTING, Checkpoint, Result, ResultFileError, cache_dir, check_writable,
+                                 checkpoints_dir, config_hash, load_result, provenance, result_path, save_result,
+                                 verifying)
 
 # The quick profile computes on one CPU thread: float reductions then happen in the same
 # order on every machine, so its numbers do not depend on the core count, and nbval can
@@ -96,7 +100,11 @@ def profiles(name: str) -> tuple[str, ...]:
 
 
 def config(name: str, profile: str = "quick", **overrides: Any) -> dict[str, Any]:
-    """The config of an experiment at a profile, with ``overrides`` of existing keys applied."""
+    """The config of an experiment at a profile, with ``overrides`` of existing settings applied.
+
+    Each override is checked against the setting it replaces (:func:`check_override`)
+    before anything runs.
+    """
     if check_profile(profile) not in profiles(name):
         raise ValueError(f"{name} runs at the {' and '.join(profiles(name))} profile only, not {profile!r}: "
                          f"its data or model is not part of the {profile} profile (`--profile full`)")
@@ -104,7 +112,65 @@ def config(name: str, profile: str = "quick", **overrides: Any) -> dict[str, Any
     unknown = sorted(set(overrides) - set(cfg))
     if unknown:
         raise KeyError(f"{name} has no setting {', '.join(map(repr, unknown))}; its settings are: {', '.join(cfg)}")
-    return {**cfg, **overrides}
+    return {**cfg, **{key: check_override(key, value, cfg[key]) for key, value in overrides.items()}}
+
+
+def _is_lr(key: str) -> bool:
+    leaf = key.rsplit(".", 1)[-1]
+    return leaf == "lr" or leaf.endswith("_lr") or leaf == "learning_rate"
+
+
+def check_override(key: str, value: Any, default: Any) -> Any:
+    """``value`` for setting ``key`` if it has the kind of the default it replaces, else a ``ValueError`` saying so.
+
+    The default declares the kind: a bool takes a bool; a positive int (a size, a
+    count, a number of steps) a positive int; a number a finite number, non-negative
+    where the default is positive, and positive for a learning rate; a string a
+    string; a non-empty list a non-empty list of the same kind; a dict a dict, which
+    replaces the default whole (``archs={"resnet20": [8]}`` runs ResNet20 only) and
+    whose keys the default has are checked the same way (others, such as an optional
+    model argument, are passed on). A ``None`` default takes anything.
+    """
+    def fail(allowed: str) -> ValueError:
+        return ValueError(f"setting {key!r} = {value!r} is not allowed: {allowed} (the default is {default!r})")
+
+    if default is None:
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise fail("it takes true or false")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail("it takes a whole number")
+        if default > 0 and value < 1:
+            raise fail("it takes a positive whole number")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise fail("it takes a finite number")
+        if _is_lr(key) and value <= 0:
+            raise fail("a learning rate must be positive")
+        if default > 0 and value < 0:
+            raise fail("it takes a number >= 0")
+        return float(value) if isinstance(value, int) else value
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise fail("it takes a string")
+        return value
+    if isinstance(default, (list, tuple)):
+        if not isinstance(value, (list, tuple)):
+            raise fail("it takes a list")
+        if default and not value:
+            raise fail("it takes a non-empty list")
+        if default and all(type(d) is type(default[0]) for d in default):
+            return [check_override(f"{key}[{i}]", v, default[0]) for i, v in enumerate(value)]
+        return list(value)
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise fail(f"it takes a dict (keys such as {', '.join(map(str, default))})")
+        return {k: check_override(f"{key}.{k}", v, default.get(k)) for k, v in value.items()}
+    return value
 
 
 @contextmanager
@@ -134,51 +200,92 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def plan(name: str, profile: str = "quick", seed: int = 0, **overrides: Any) -> tuple[dict[str, Any], str]:
-    """The config of a run and its hash (config, seed, the code it depends on, torch, CPU kernels), without running.
+    """The config of a run and its hash (config, seed, the code it imports, torch, CPU kernels), without running.
 
     The hash is what :func:`run` compares with a stored result: a sweep uses it to
     skip the runs whose results are already stored.
     """
     cfg = config(name, profile, **overrides)
-    paper = name.split(".")[0]
-    return cfg, config_hash({"experiment": name, "profile": profile, "seed": seed, **cfg}, paper)
+    return cfg, config_hash({"experiment": name, "profile": profile, "seed": seed, **cfg}, name)
 
 
 def stored(name: str, profile: str = "quick", seed: int = 0, **overrides: Any) -> Result | None:
-    """The stored result of this run if its config hash matches the current code and config, else ``None``."""
-    _, digest = plan(name, profile, seed, **overrides)
-    cached = load_result(profile, name, seed)
-    return cached if cached is not None and cached.config_hash == digest else None
+    """The stored result of this run if it is one of exactly this request with the current hash, else ``None``.
+
+    A stored file that is not a valid result of this request raises a
+    :class:`~weightspace.results.ResultFileError` naming it.
+    """
+    cfg, digest = plan(name, profile, seed, **overrides)
+    cached = load_result(profile, name, seed, overrides=overrides)
+    if cached is None or cached.config_hash != digest:
+        return None
+    if cached.config != json.loads(json.dumps(cfg, default=str)):
+        raise ResultFileError(f"{result_path(profile, name, seed, overrides=overrides)}: its config does not match "
+                              f"its config hash (edited by hand?); rerun with --recompute")
+    return cached
+
+
+def _flag(name: str, value: Any) -> bool:
+    """A bool parameter; papermill passes ``-p recompute false`` as the string "false"."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError(f"{name} = {value!r} is not allowed: it takes True or False")
+
+
+def _seed(value: Any) -> int:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"seed = {value!r} is not allowed: it takes a whole number >= 0")
+    return value
 
 
 def run(name: str, profile: str = "quick", seed: int = 0, device: str | torch.device = "cpu",
         recompute: bool = False, save: bool = True, **overrides: Any) -> Result:
     """Run (or load from ``results/``) experiment ``name`` at ``profile``.
 
-    A stored result whose config hash (config, seed, library source, torch version,
-    CPU kernels) matches is returned unless ``recompute``. ``save`` writes the result
-    JSON atomically. With ``WEIGHTSPACE_VERIFY=1`` in the environment (what ``make test``
-    sets for nbval) every run is recomputed and nothing is written, so the checked
-    notebook outputs are compared against a fresh computation.
+    A stored result whose config hash (config, seed, the code the experiment
+    imports, torch version, CPU kernels) matches is returned unless ``recompute``.
+    ``save`` writes the result JSON atomically; a run with ``overrides`` is stored
+    beside the default result (:func:`~weightspace.results.result_path`), never
+    over it. Every argument and override is checked, and every folder the run
+    writes to is checked writable, before any work. With ``WEIGHTSPACE_VERIFY=1``
+    (what ``make test`` sets for nbval) every run is recomputed and nothing is
+    written, so the checked notebook outputs are compared against a fresh computation.
     """
+    recompute, save, seed = _flag("recompute", recompute), _flag("save", save), _seed(seed)
     if verifying():
         recompute, save = True, False
     module = get(name)
     isa.configure(check_profile(profile))
     cfg, digest = plan(name, profile, seed, **overrides)
     dev = resolve_device(device)
-    paper = name.split(".")[0]
     if not recompute:
-        cached = stored(name, profile, seed, **overrides)
+        try:
+            cached = stored(name, profile, seed, **overrides)
+        except ResultFileError as err:
+            raise ResultFileError(f"{err}; `--recompute` (recompute=True) replaces it") from err
         if cached is not None:
             return cached
+    if save:
+        check_writable(result_path(profile, name, seed, overrides=overrides).parent, "results")
+    if not verifying():
+        check_writable(checkpoints_dir(), "checkpoints")
+        check_writable(cache_dir(), "cache")
     seed_everything(seed)
     started = time.time()
-    with cpu_threads(QUICK_THREADS if profile == "quick" else None):
-        out = module.compute(cfg, RunContext(name, profile, seed, dev, digest))
-        record = provenance(dev, started, paper)
+    token = RECOMPUTING.set(recompute)
+    try:
+        with cpu_threads(QUICK_THREADS if profile == "quick" else None):
+            out = module.compute(cfg, RunContext(name, profile, seed, dev, digest))
+            record = provenance(dev, started, name)
+    finally:
+        RECOMPUTING.reset(token)
     result = Result(experiment=name, profile=profile, seed=seed, config=cfg, config_hash=digest,
-                    metrics=out.metrics, tables=out.tables, curves=out.curves, data=out.data, provenance=record)
+                    metrics=out.metrics, tables=out.tables, curves=out.curves, data=out.data, provenance=record,
+                    overrides=overrides)
     if save:
         save_result(result)
     return result

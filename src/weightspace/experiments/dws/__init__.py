@@ -49,7 +49,7 @@ def image_inr_zoo(ctx: RunContext, dataset: str, inrs: int, recipe: dict[str, An
         return fit_inrs(targets.to(ctx.device), coords.to(ctx.device), seeds, INRRecipe(**recipe), labels=y,
                         desc=f"{dataset} INRs")
 
-    zoo = load_or_make(f"{PAPER}/{dataset}_inrs", key, make, paper=PAPER)
+    zoo = load_or_make(f"{PAPER}/{dataset}_inrs", key, make, scope=__name__)
     zoo.labels = zoo.labels.long()
     return zoo
 
@@ -70,7 +70,7 @@ def wave_zoo(ctx: RunContext, kind: str, n: int, points: int, recipe: dict[str, 
         return fit_inrs(targets.to(ctx.device), coords.to(ctx.device), seeds, INRRecipe(**recipe), labels=labels,
                         desc=kind.replace("_", " "))
 
-    return load_or_make(f"{PAPER}/{kind}", key, make, paper=PAPER)
+    return load_or_make(f"{PAPER}/{kind}", key, make, scope=__name__)
 
 
 @dataclass

@@ -71,7 +71,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         return train_mlp_zoo(x_clean, y_train, widths, [ctx.seed * 1_000_003 + k for k in range(n)], z["steps"],
                              z["lr"], z["batch_size"]).cpu()
 
-    zoo = load_or_make(f"{PAPER}/cifar10_mlps", key, make, paper=PAPER).to(dev)
+    zoo = load_or_make(f"{PAPER}/cifar10_mlps", key, make, scope=__name__).to(dev)
     train, val, test = zoo[: z["train"]], zoo[z["train"] : z["train"] + z["val"]], zoo[z["train"] + z["val"] :]
     half = len(x_shift_test) // 2  # corrupted test images: first half validates, second half tests
     table = [{"row": "no_adaptation", "accuracy": zoo_accuracy(test, widths, x_shift_test[half:],

@@ -79,7 +79,7 @@ def classifier_zoo(ctx: RunContext, cfg: dict[str, Any]) -> dict[str, torch.Tens
         return {"params": torch.cat(params)[order], "accuracy": torch.cat(accuracy)[order],
                 "settings": torch.tensor(settings)[order]}
 
-    return load_or_make(f"{PAPER}/mnist_classifiers", key, make, paper=PAPER)
+    return load_or_make(f"{PAPER}/mnist_classifiers", key, make, scope=__name__)
 
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:

@@ -95,7 +95,7 @@ def original_network(ctx: RunContext, spec: dict[str, Any], data: ImageData) -> 
         return {"state": {k: v.cpu() for k, v in net.state_dict().items()}, "accuracy": out.accuracy,
                 "seconds": round(time.time() - started, 1)}
 
-    record = load_or_make(f"{PAPER}/original", key, make, paper=PAPER)
+    record = load_or_make(f"{PAPER}/original", key, make, scope=__name__)
     net = build()
     net.load_state_dict(record["state"])
     return net.to(ctx.device).eval(), record
@@ -140,7 +140,7 @@ def layouts(original: nn.Module) -> Callable[[str], KernelLayout]:
     def get(mode: str) -> KernelLayout:
         if mode not in made:
             made[mode] = load_or_make(f"{PAPER}/layout", {"weights": digest.hexdigest(), "mode": mode},
-                                      lambda: KernelLayout.of(weights, mode), paper=PAPER)
+                                      lambda: KernelLayout.of(weights, mode), scope=__name__)
         return made[mode]
     return get
 

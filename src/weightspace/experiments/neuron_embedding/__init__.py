@@ -39,7 +39,7 @@ def trained_reference(ctx: RunContext, data: ImageData, recipe: dict[str, Any], 
         return {"state": {k: v.cpu() for k, v in net.state_dict().items()}, "accuracy": out.accuracy,
                 "loss": out.loss, "curve": out.curve}
 
-    record = load_or_make("neuron_embedding/fc2_reference", key, make, paper="neuron_embedding")
+    record = load_or_make("neuron_embedding/fc2_reference", key, make, scope=__name__)
     net = FCNet(FC2_SIZES, "direct")
     net.load_state_dict(record["state"])
     return net.to(ctx.device).eval(), record

@@ -146,7 +146,7 @@ def trained_teacher(spec: NetSpec, cfg: TrainConfig, data: ImageData, *, seed: i
         return {"state": {k: v.cpu() for k, v in net.state_dict().items()}, "curve": out.curve,
                 "accuracy": _accuracy(net, data)}
 
-    record = load_or_make(f"r2r/{tag}", key, make, paper="r2r")
+    record = load_or_make(f"r2r/{tag}", key, make, scope=__name__)
     net = build(spec).to(ctx.device)
     net.load_state_dict(record["state"])
     return net, record

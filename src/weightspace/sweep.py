@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from weightspace import experiments
+from weightspace import experiments, isa
 from weightspace.profiles import check_profile
 from weightspace.results import Result, save_result, verifying
 
@@ -148,9 +148,16 @@ def run_task(experiment: str, module: str, seed: int, profile: str, device: str)
 
 
 def task_env(profile: str) -> dict[str, str]:
-    """A Ray task's environment: the driver's ``WEIGHTSPACE_*`` settings, no progress bars, one thread at quick."""
+    """A Ray task's environment: the driver's ``WEIGHTSPACE_*`` settings, no progress bars, one thread at quick.
+
+    Workers compute with the CPU kernels the driver chose for the profile
+    (:func:`weightspace.isa.configure`: pinned at quick, native at full), so the
+    config hashes the driver expects are the ones the workers produce.
+    """
     env = {key: value for key, value in os.environ.items() if key.startswith("WEIGHTSPACE_")}
     env["TQDM_DISABLE"] = "1"
+    if isa.pinnable() and isa.configure(profile) != isa.PINNED:
+        env[isa.OPT_OUT] = "1"
     if profile == "quick":
         env.update(OMP_NUM_THREADS=str(experiments.QUICK_THREADS), MKL_NUM_THREADS=str(experiments.QUICK_THREADS))
     return env

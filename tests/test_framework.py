@@ -347,3 +347,22 @@ def test_an_unwritable_results_folder_is_reported_before_the_computation(isolate
     with pytest.raises(PermissionError, match=rf"results folder {blocked}.*WEIGHTSPACE_RESULTS"):
         experiments.run("toy.exp")
     assert toy_experiment.calls == 0
+
+
+def test_library_inputs_are_checked_not_defaulted_or_wrapped():
+    from weightspace.dws.space import WeightSpace
+    from weightspace.neuron_embedding.models import FCNet, build
+    from weightspace.r2r.transforms import _unit_index
+
+    with pytest.raises(ValueError, match=r"positive whole numbers, got \[784, 0, 10\]"):
+        FCNet([784, 0, 10])
+    with pytest.raises(ValueError, match="embedding dimension must be a positive whole number, got 0"):
+        build("fc2-emb", 0)
+    space = WeightSpace((torch.randn(1, 1, 4, 2), torch.randn(1, 1, 1, 4)), (torch.randn(1, 1, 4), torch.randn(1, 1, 1)))
+    with pytest.raises(ValueError, match=r"hidden layer 1 is not a permutation of range\(4\)"):
+        space.permute([torch.tensor([0, 0, 0, 0])])
+    with pytest.raises(ValueError, match=r"shape \[4\] or \[B, 4\]"):
+        space.permute([torch.tensor([0, 1, 2])])
+    assert _unit_index(-1, 2) == 1
+    with pytest.raises(IndexError, match="unit 5 does not exist: the branch has 2 units"):
+        _unit_index(5, 2)

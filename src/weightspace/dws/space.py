@@ -169,6 +169,8 @@ class WeightSpace:
         """
         if len(perms) != self.num_layers - 1:
             raise ValueError(f"need {self.num_layers - 1} hidden-layer permutations, got {len(perms)}")
+        for m, perm in enumerate(perms, start=1):
+            _check_permutation(perm, self.widths[m], m)
         full = [None, *perms, None]
         weights, biases = [], []
         for m, (w, b) in enumerate(zip(self.weights, self.biases)):
@@ -192,6 +194,18 @@ class WeightSpace:
             else:
                 perms.append(torch.randperm(n, generator=generator).to(device))
         return perms
+
+
+def _check_permutation(perm: Tensor, n: int, layer: int) -> None:
+    """``perm`` (``[n]`` or ``[B, n]``) must hold every index of ``range(n)`` exactly once (per row)."""
+    perm = torch.as_tensor(perm)
+    if perm.shape[-1:] != (n,) or perm.dim() not in (1, 2) or perm.dtype in (torch.bool,) or perm.is_floating_point():
+        raise ValueError(f"the permutation of hidden layer {layer} must be an integer tensor of shape [{n}] or "
+                         f"[B, {n}], got {perm.dtype} of shape {list(perm.shape)}")
+    expected = torch.arange(n, device=perm.device)
+    if not torch.equal(perm.sort(dim=-1).values, expected.expand_as(perm)):
+        raise ValueError(f"the permutation of hidden layer {layer} is not a permutation of range({n}): it repeats "
+                         f"or misses an index")
 
 
 def _take(t: Tensor, perm: Tensor, dim: int) -> Tensor:

@@ -115,6 +115,8 @@ class FCNet(EncodedModel):
         super().__init__()
         if len(sizes) < 2:
             raise ValueError(f"an FCNet needs at least two layer sizes, got {list(sizes)}")
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
+            raise ValueError(f"FCNet layer sizes must be positive whole numbers, got {list(sizes)}")
         if encoding == "sep":
             raise ValueError("the 'sep' encoding applies to convolutions only; use 'direct' or 'emb' for FCNet")
         if inputs is not None and encoding != "emb":
@@ -244,18 +246,27 @@ MNIST_CONV_HEAD: tuple[int, ...] = (100, 10)
 FC2_SIZES = (784, 400, 10)
 FC5_SIZES = (784, 400, 200, 100, 30, 10)
 
+def _dim(dim: int | None, default: int) -> int:
+    """The embedding dimension ``dim`` (``None``: the paper's ``default``); zero or negative is an error."""
+    if dim is None:
+        return default
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        raise ValueError(f"an embedding dimension must be a positive whole number, got {dim!r}")
+    return dim
+
+
 # Table 1 rows: name -> (dataset, encoding, builder(dim))
 TABLE1_MODELS: dict[str, tuple[str, Callable[[int | None], nn.Module]]] = {
     "fc2-direct": ("mnist", lambda d: FCNet(FC2_SIZES, "direct")),
-    "fc2-emb": ("mnist", lambda d: FCNet(FC2_SIZES, "emb", d or 64)),
+    "fc2-emb": ("mnist", lambda d: FCNet(FC2_SIZES, "emb", _dim(d, 64))),
     "fc5-direct": ("mnist", lambda d: FCNet(FC5_SIZES, "direct")),
-    "fc5-emb": ("mnist", lambda d: FCNet(FC5_SIZES, "emb", d or 64)),
+    "fc5-emb": ("mnist", lambda d: FCNet(FC5_SIZES, "emb", _dim(d, 64))),
     "conv-direct": ("mnist", lambda d: _mnist_conv("direct")),
     "conv-sep": ("mnist", lambda d: _mnist_conv("sep")),
-    "conv-emb": ("mnist", lambda d: _mnist_conv("emb", d or 48)),
+    "conv-emb": ("mnist", lambda d: _mnist_conv("emb", _dim(d, 48))),
     "resnet9-direct": ("cifar10", lambda d: ResNet9("direct")),
     "resnet9-sep": ("cifar10", lambda d: ResNet9("sep")),
-    "resnet9-emb": ("cifar10", lambda d: ResNet9("emb", d or 48)),
+    "resnet9-emb": ("cifar10", lambda d: ResNet9("emb", _dim(d, 48))),
 }
 
 

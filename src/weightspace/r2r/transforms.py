@@ -179,9 +179,17 @@ def _widened_copies(branch: Branch, unit: int, extra: int) -> tuple[list[ConvUni
     return units, proj, wide, consumer
 
 
+def _unit_index(unit: int, count: int) -> int:
+    """``unit`` as an index into a branch's ``count`` units (negative counts from the end); out of range is an error."""
+    if not -count <= unit < count:
+        raise IndexError(f"unit {unit} does not exist: the branch has {count} unit{'s' * (count != 1)} "
+                         f"(indices 0..{count - 1}, or -{count}..-1 from the end)")
+    return unit % count
+
+
 def _widen_branch_unit(branch: Branch, unit: int, hidden: int, kernel: int | None, new: str, init: str,
                        generator: torch.Generator | None) -> Branch:
-    unit = unit % len(branch.units)
+    unit = _unit_index(unit, len(branch.units))
     old = branch.units[unit]
     if kernel is not None and kernel != old.kernel:
         raise ValueError(f"concatenation widens a {old.kernel}x{old.kernel} unit; it cannot take a {kernel}x{kernel} "
@@ -225,7 +233,7 @@ def net2_wider_net(net: ResNet, stage: int, block: int, width: int, *, branch: i
     s = _locate(net, stage, block)
     old_block = s.blocks[block]
     br = old_block.branches[branch]
-    unit = unit % len(br.units)
+    unit = _unit_index(unit, len(br.units))
     old = br.units[unit]
     n = old.out_channels
     if width <= n:

@@ -366,3 +366,22 @@ def test_library_inputs_are_checked_not_defaulted_or_wrapped():
     assert _unit_index(-1, 2) == 1
     with pytest.raises(IndexError, match="unit 5 does not exist: the branch has 2 units"):
         _unit_index(5, 2)
+
+
+def test_cli_says_whether_it_loaded_or_computed_and_rounds(isolated, toy_experiment, capsys):
+    assert main(["run", "toy.exp"]) == 0
+    first = capsys.readouterr().out
+    assert "computed in" in first and "wrote" in first
+    value = float(first.split("value: ")[1])
+    assert len(repr(value).replace(".", "").lstrip("0")) <= 5, "metrics are printed to 4 significant digits"
+    assert main(["run", "toy.exp"]) == 0
+    assert "loaded stored result" in capsys.readouterr().out
+
+
+def test_cli_shows_a_config_and_lists_full_only_experiments(capsys):
+    assert main(["show", "r2r.neuroevolution"]) == 0
+    assert json.loads(capsys.readouterr().out)["ne"]["iterations"] == 15
+    assert main(["list"]) == 0
+    listed = capsys.readouterr().out
+    assert "[full profile only]" in listed.split("nern.imagenet")[1].splitlines()[0]
+    assert "notebook: notebooks/r2r/06_neuroevolution.ipynb" in listed

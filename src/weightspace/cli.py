@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+import time
 
 from weightspace import isa
 from weightspace.profiles import PROFILES
@@ -44,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     grid.add_argument("--address", help="the Ray cluster to connect to (default $RAY_ADDRESS, else a local one)")
     grid.add_argument("--num-cpus", type=int, help="CPUs of a local Ray cluster started here (default: all)")
     grid.add_argument("--recompute", action="store_true", help="recompute the runs whose results are stored")
+    show = sub.add_parser("show", help="print an experiment's config at a profile")
+    show.add_argument("name", help="experiment name, e.g. nern.cifar10")
+    show.add_argument("--profile", default="quick", choices=PROFILES)
     kernels = sub.add_parser("kernels", help="say which CPU kernels the quick profile computes with")
     kernels.add_argument("--pinnable", action="store_true",
                          help="exit 3 when the quick profile's AVX2 pin cannot apply (or is switched off) here")
@@ -66,20 +71,56 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sweep":
         return _sweep(args)
     if args.command == "list":
+        pages = _notebooks()
         for name in experiments.names():
-            print(f"{name:40s} {experiments.get(name).TITLE}")
+            only = "" if "quick" in experiments.profiles(name) else "  [full profile only]"
+            print(f"{name:36s} {experiments.get(name).TITLE}{only}")
+            if name in pages:
+                print(f"{'':36s} notebook: {pages[name]}")
         return 0
+    if args.command == "show":
+        try:
+            print(json.dumps(experiments.config(args.name, args.profile), indent=1, default=str))
+        except (KeyError, ValueError) as err:
+            print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
+            return 2
+        return 0
+    overrides = dict(args.overrides)
+    path = result_path(args.profile, args.name, args.seed, overrides=overrides)
+    started = time.time()
     try:
-        result = experiments.run(args.name, args.profile, args.seed, args.device, args.recompute,
-                                 **dict(args.overrides))
+        loaded = not args.recompute and experiments.stored(args.name, args.profile, args.seed, **overrides)
+        result = experiments.run(args.name, args.profile, args.seed, args.device, args.recompute, **overrides)
     except (KeyError, ValueError, RuntimeError, OSError) as err:
         print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
-    print(f"{args.name} [{args.profile}, seed {args.seed}] -> "
-          f"{result_path(args.profile, args.name, args.seed, overrides=dict(args.overrides))}")
+    how = "loaded stored result" if loaded else f"computed in {time.time() - started:.1f} s, wrote"
+    print(f"{args.name} [{args.profile}, seed {args.seed}]: {how} {path}")
     for key, value in result.metrics.items():
-        print(f"  {key}: {value}")
+        print(f"  {key}: {_rounded(value)}")
     return 0
+
+
+def _rounded(value: object) -> object:
+    """A metric for people: floats to 4 significant digits, lists and dicts element by element."""
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
+def _notebooks() -> dict[str, str]:
+    """Experiment -> the notebook that runs it, found in ``notebooks/`` of this checkout (empty when installed)."""
+    from weightspace.results import project_root
+
+    found: dict[str, str] = {}
+    for path in sorted((project_root() / "notebooks").glob("*/*.ipynb")):
+        for name in re.findall(r'experiments\.run\(\\"([a-z_0-9]+\.[a-z_0-9]+)\\"', path.read_text()):
+            found.setdefault(name, str(path.relative_to(project_root())))
+    return found
 
 
 def _sweep(args: argparse.Namespace) -> int:

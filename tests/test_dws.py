@@ -75,7 +75,8 @@ def _character_dimension(widths, source, target):
     return total // count
 
 
-@pytest.mark.parametrize("widths", [(2, 3, 1), (1, 2, 3, 2), (2, 3, 2), (3, 2, 2, 2)])
+@pytest.mark.parametrize("widths", [(2, 3, 1), (1, 2, 3, 2), (2, 3, 2), (3, 2, 2, 2),
+                                    (2, 1, 3), (1, 1, 1), (3, 2, 1, 2)])  # width-1 hidden layers
 def test_parameters_per_channel_pair_equal_the_dimension_of_equivariant_maps(widths):
     M = len(widths) - 1
     weights = [(m, m - 1) for m in range(1, M + 1)]
@@ -91,7 +92,7 @@ def test_parameters_per_channel_pair_equal_the_dimension_of_equivariant_maps(wid
     assert character_dimension(widths, ("WB",)) == _character_dimension(widths, weights, biases)
 
 
-@pytest.mark.parametrize("widths", [(2, 3, 1), (1, 2, 3, 2)])
+@pytest.mark.parametrize("widths", [(2, 3, 1), (1, 2, 3, 2), (2, 1, 3), (3, 2, 1, 2)])
 def test_the_basis_maps_are_linearly_independent(widths):
     """Each parameter alone (the rest zero) gives one linear map V -> V; together they have full rank."""
     layer = DWSLayer(widths, 1, 1).double()
@@ -218,3 +219,23 @@ def test_every_method_maps_a_batch_and_gets_gradients(method):
     assert out.shape == (5, 10)
     out.sum().backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_float64_weight_spaces_keep_their_dtype_through_to_mlp_augmentation_and_interpolation():
+    from weightspace.dws.augment import Augmentation
+    from weightspace.neuron_embedding.models import FCNet
+    from weightspace.neuron_embedding.transfer import interpolate
+
+    widths = (2, 4, 1)
+    space = WeightSpace.from_mlps([make_mlp(widths).double() for _ in range(3)])
+    mlp = space.to_mlp(1)
+    assert all(p.dtype == torch.float64 for p in mlp.parameters())
+    x = torch.randn(5, 2, dtype=torch.float64)
+    assert torch.equal(mlp(x), mlp_forward(space, x)[1])
+    augment = Augmentation(widths, translation=0.2, rotation_deg=30.0, scale=(0.8, 1.2), dropout=0.1, noise=0.1,
+                           permutation=True)
+    assert augment(space.flatten(), torch.Generator().manual_seed(0)).dtype == torch.float64
+    a, b = FCNet([6, 5, 3]).double(), FCNet([6, 5, 3]).double()
+    path = interpolate(a, b, [0.0, 0.5, 1.0])
+    assert all(v.dtype == torch.float64 for v in path.values())
+    assert all(torch.equal(path[k][2], p.detach()) for k, p in b.named_parameters())

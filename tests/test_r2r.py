@@ -1,6 +1,8 @@
 """The R2R report's invariants: exact function preservation, promised parameter counts, broken symmetry,
 parameter sharing in neuroevolution, co-evolution selection."""
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -283,3 +285,27 @@ def test_base_network_is_the_report_fig9():
     assert all(s.blocks[0].branches[0].units[0].kernel == 3 and s.pool for s in net.stages)
     assert (net.head[1].in_features, net.head[1].out_features, net.head[3].out_features) == (1024, 128, 10)
     assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def _train_mode_diff(teacher, student, x):
+    """Largest output difference in train mode on ``x`` (BN on the batch), the running statistics left untouched."""
+    saved = [copy.deepcopy(m.state_dict()) for m in (teacher, student)]
+    teacher.train(), student.train()
+    with torch.no_grad():
+        diff = (teacher(x) - student(x)).abs().max().item()
+    for m, state in zip((teacher, student), saved):
+        m.load_state_dict(state)
+    return diff
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_net2deepernet_preserves_the_function_in_train_mode_on_its_batch_and_in_eval_mode(kernel):
+    net, batch = random_net(kernel), inputs(6)
+    for s, b, u in branch_units(net):
+        student = net2_deeper_net(net, s, u, block=b, batch=batch)
+        assert _train_mode_diff(net, student, batch) < 1e-10
+        assert max_diff(net, student, inputs()) < 1e-10
+    for u in range(len(net.stages[0].convs)):
+        student = net2_deeper_net(net, 0, u, batch=batch)
+        assert _train_mode_diff(net, student, batch) < 1e-10
+        assert max_diff(net, student, inputs()) < 1e-10

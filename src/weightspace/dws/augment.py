@@ -53,8 +53,8 @@ class Augmentation:
         w1, b1 = space.weights[0], space.biases[0]
         batch, device = flat.shape[0], flat.device
 
-        def rand(*shape: int) -> Tensor:
-            return torch.rand(shape, generator=generator).to(device)
+        def rand(*shape: int) -> Tensor:  # drawn in float32 on the CPU whatever the weights' dtype and device
+            return torch.rand(shape, generator=generator).to(device=device, dtype=flat.dtype)
 
         if self.rotation_deg:
             theta = (rand(batch) * 2 - 1) * math.radians(self.rotation_deg)
@@ -73,7 +73,8 @@ class Augmentation:
         out = space.flatten()
         if self.noise:
             std = out.std(dim=1, keepdim=True)
-            eps = (torch.randn(out.shape, generator=generator).to(device) if self.noise_kind == "gaussian"
+            eps = (torch.randn(out.shape, generator=generator).to(device=device, dtype=out.dtype)
+                   if self.noise_kind == "gaussian"
                    else torch.ones_like(out))
             out = out + self.noise * std * eps
         if self.dropout:

@@ -14,7 +14,8 @@ maps of App. C, each built from three operations:
 * a set axis only ``X`` has is pooled (mean), one only ``Y`` has is broadcast
   (a factor ``bell(1) = 1``);
 * a set axis both have is either kept (the identity on that axis) or pooled then
-  broadcast back: a factor ``bell(2) = 2``.
+  broadcast back: a factor ``bell(2) = 2`` (``1`` on an axis of width 1, where the
+  two are the same map).
 
 Each such term is a linear map on channels, and every output tensor gets one
 bias, constant over its set axes (App. B). Summing all blocks gives every affine
@@ -85,7 +86,10 @@ def equivariant_terms(widths: Sequence[int], blocks: Iterable[str] = BLOCKS) -> 
             shared = [a for a in set_in if a in out_axes]
             free_in = tuple(a for a in in_axes if not _is_set(a, widths))
             free_out = tuple(a for a in out_axes if not _is_set(a, widths))
-            for keep in itertools.product((False, True), repeat=len(shared)):
+            # On a shared set axis of width 1, keeping it and pooling then broadcasting it are the same map:
+            # count it once (kept), or the layer would hold two parameters for one direction of its space.
+            choices = [(True,) if widths[a] == 1 else (False, True) for a in shared]
+            for keep in itertools.product(*choices):
                 kept = tuple(a for a, k in zip(shared, keep) if k)
                 pooled = tuple(a for a in set_in if a not in kept)
                 terms.append(_Term(src, dst, pooled, kept, free_in, free_out))

@@ -155,8 +155,9 @@ class WeightSpace:
         return state
 
     def to_mlp(self, index: int = 0, activation: Callable[[], nn.Module] = nn.ReLU) -> nn.Sequential:
-        """MLP ``index`` as ``nn.Sequential(Linear, activation, ..., Linear)`` (channel 0)."""
-        mlp = make_mlp(self.widths, activation)
+        """MLP ``index`` as ``nn.Sequential(Linear, activation, ..., Linear)`` (channel 0), in this space's dtype."""
+        first = self.weights[0]
+        mlp = make_mlp(self.widths, activation).to(dtype=first.dtype, device=first.device)
         mlp.load_state_dict(self.state_dict(index))
         return mlp
 

@@ -91,9 +91,9 @@ def accuracy_of_states(model: torch.nn.Module, states: Mapping[str, torch.Tensor
 def interpolate(a: FCNet, b: FCNet, alphas: Sequence[float]) -> State:
     """Stacked parameters ``(1 - t) a + t b`` for each ``t`` (weights, or embeddings, in stored order)."""
     sa, sb = dict(a.named_parameters()), dict(b.named_parameters())
-    t = torch.as_tensor(list(alphas), dtype=torch.float32)
+    t = torch.as_tensor(list(alphas), dtype=torch.float64)
     return {k: torch.lerp(sa[k].detach().unsqueeze(0), sb[k].detach().unsqueeze(0),
-                          t.view(-1, *[1] * sa[k].dim())) for k in sa}
+                          t.to(sa[k]).view(-1, *[1] * sa[k].dim())) for k in sa}
 
 
 def transplant(target: FCNet, source: FCNet, layer: int, neurons: torch.Tensor) -> State:

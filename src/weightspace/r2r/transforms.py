@@ -282,15 +282,24 @@ def _identity_unit(after: ConvUnit, kernel: int, activations: torch.Tensor | Non
 
 @torch.no_grad()
 def _activations(net: ResNet, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """The output of ``module`` when ``net`` runs ``batch`` in train mode (BN on the batch's statistics).
+
+    Train mode is where the student trains; the BN running statistics are restored
+    afterwards, so measuring changes nothing in ``net``.
+    """
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [{k: v.clone() for k, v in m.state_dict().items()} for m in norms]
     seen = []
     handle = module.register_forward_hook(lambda _m, _i, out: seen.append(out))
     was = net.training
-    net.eval()
+    net.train()
     try:
         net(batch)
     finally:
         handle.remove()
         net.train(was)
+        for m, state in zip(norms, saved):
+            m.load_state_dict(state)
     return seen[0]
 
 
@@ -301,8 +310,9 @@ def net2_deeper_net(net: ResNet, stage: int, after: int, *, block: int | None = 
     With ``block=None`` the unit follows plain conv unit ``after`` of the stage;
     otherwise it follows unit ``after`` inside branch ``branch`` of residual block
     ``block``. Either way its input has passed a ReLU, so ReLU(identity) is the
-    identity. BN is set from ``batch``'s statistics at that point (canonical
-    Net2Net) when a batch is given.
+    identity. BN is set from ``batch``'s statistics at that point, measured in train
+    mode (canonical Net2Net) when a batch is given: the new network then computes
+    the old function in eval mode on any input, and in train mode on ``batch``.
     """
     s = _locate(net, stage, block)
     if block is None:

@@ -31,7 +31,7 @@ def test_full_table1_path_runs_resnet9_rows_on_cifar_shaped_data(isolated, monke
     cfg = experiments.config("neuron_embedding.table1", "full")
     result = experiments.run("neuron_embedding.table1", "full",
                              rows=["resnet9-direct", "resnet9-sep", "resnet9-emb"],
-                             recipes={**cfg["recipes"], "cifar10": tiny})
+                             recipes={**cfg["recipes"], "cifar10": tiny}, selection_holdout=16)
     rows = {r["row"]: r for r in result.tables["table1"]}
     assert len(rows) == 10
     for row in ("resnet9-direct", "resnet9-sep", "resnet9-emb"):
@@ -80,3 +80,27 @@ def test_table2_rows_follow_the_dimensions(isolated, monkeypatch):
     rows = {r["row"]: r for r in result.tables["table2"]}
     assert rows["d16"]["parameters"] == 1194 * 16 and rows["d4"]["parameters"] == 4776
     assert rows["d16"]["mse"] < rows["d4"]["mse"]
+
+
+def test_full_table1_recipes_are_the_authors():
+    cfg = experiments.config("neuron_embedding.table1", "full")
+    cifar = cfg["recipes"]["cifar10"]
+    assert (cfg["loss"]["cifar10"], cfg["flip"]["cifar10"]) == ("sum", True)
+    assert (cifar["optimizer"], cifar["nesterov"], cifar["lr"], cifar["batch_size"], cifar["weight_decay"]) == (
+        "sgd", True, 2e-4, 512, 0.512)
+    assert cfg["loss"]["mnist-fc"] == "mean" and not cfg["flip"]["mnist-fc"]
+    assert cfg["selection_holdout"] == 10_000, "the best step is chosen on 10,000 held-out training images"
+    assert experiments.config("neuron_embedding.table1", "quick")["selection_holdout"] == 0
+
+
+def test_table1_selects_on_held_out_training_images_and_reports_the_test_split():
+    x, y = torch.randn(30, 1, 4, 4), torch.arange(30) % 10
+    data = ImageData("toy", Split(x[:20], y[:20]), Split(x[20:], y[20:]), 10, {})
+    select, report = table1.selection_split(data, 5)
+    assert (len(select.train), len(select.eval), len(report)) == (15, 5, 10)
+    assert report is data.eval
+    together = torch.cat([select.train.x, select.eval.x])
+    assert torch.equal(together.sort(0).values, data.train.x.sort(0).values), "every training image used once"
+    flipped = table1.flip_horizontally(x, torch.Generator().manual_seed(0))
+    mirrored = [torch.equal(f, xi.flip(-1)) for f, xi in zip(flipped, x)]
+    assert all(m or torch.equal(f, xi) for m, f, xi in zip(mirrored, flipped, x)) and 5 < sum(mirrored) < 25

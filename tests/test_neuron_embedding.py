@@ -169,3 +169,19 @@ def test_reordering_conv_filters_leaves_outputs_unchanged():
     assert (net(x) - before).abs().max().item() < 1e-5
     with pytest.raises(TypeError, match="neuron-embedding"):
         [m for m in build("conv-sep").features if isinstance(m, BlueprintConv2d)][0].permute_(torch.arange(40))
+
+
+def test_interpolating_the_first_hidden_layer_only_moves_its_neurons_alone():
+    from weightspace.neuron_embedding.transfer import interpolate, layer_parameters
+
+    for encoding in ("direct", "emb"):
+        a, b = FCNet([6, 5, 4, 3], encoding, 4), FCNet([6, 5, 4, 3], encoding, 4)
+        path = interpolate(a, b, [0.0, 0.5, 1.0], layer=1)
+        moving = set(layer_parameters(a, 1))
+        for name, p in a.named_parameters():
+            end = dict(b.named_parameters())[name] if name in moving else p
+            assert torch.equal(path[name][0], p.detach()) and torch.equal(path[name][2], end.detach()), name
+        everything = interpolate(a, b, [1.0])
+        assert all(torch.equal(everything[k][0], v.detach()) for k, v in b.named_parameters())
+    with pytest.raises(ValueError, match="hidden layer, 1..2; got 3"):
+        layer_parameters(a, 3)

@@ -48,8 +48,13 @@ def _gap(table: list[Reference], a: str, b: str) -> float:
 
 
 def _lowest(encoding: str) -> Value:
-    """The lowest accuracy along the Fig. 3 interpolation path of ``encoding``."""
+    """The lowest accuracy along the Fig. 3 interpolation path of ``encoding`` (``emb_first``: first layer only)."""
     return lambda r: min(r.curves[f"interpolation_{encoding}"])
+
+
+def _end(encoding: str) -> Value:
+    """The accuracy at the end (t = 1) of the Fig. 3 interpolation path of ``encoding``."""
+    return lambda r: r.curves[f"interpolation_{encoding}"][-1]
 
 
 def _dip(encoding: str) -> Value:
@@ -106,5 +111,10 @@ CLAIMS: dict[str, list[Claim]] = {
               all_of(_dip("direct"), _dip("emb")), "points", "interp_dips"),
         Claim("embedding path dips further than the direct one", "Fig. 3: similar for both representations",
               greater(_lowest("direct"), _lowest("emb")), "points", "emb_dips_further"),
+        # Fig. 3 as the authors' code draws it: only the first hidden layer moves, the target's output layer stays.
+        Claim("first layer only: emb. ends (t = 1) above direct", "Fig. 3 (authors' code): not stated",
+              greater(_end("emb_first"), _end("direct_first")), "points", "first_emb_above"),
+        Claim("first layer only: direct ends (t = 1) near chance (below 20%)", "Table 3: 9.83 at 100% crossover",
+              below(_end("direct_first"), 20.0), "points", "first_direct_collapses"),
     ],
 }

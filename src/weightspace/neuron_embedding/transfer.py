@@ -88,12 +88,32 @@ def accuracy_of_states(model: torch.nn.Module, states: Mapping[str, torch.Tensor
     return torch.cat(out)
 
 
-def interpolate(a: FCNet, b: FCNet, alphas: Sequence[float]) -> State:
-    """Stacked parameters ``(1 - t) a + t b`` for each ``t`` (weights, or embeddings, in stored order)."""
+def layer_parameters(net: FCNet, layer: int) -> tuple[str, str]:
+    """The names of the parameters that make up hidden layer ``layer``'s neurons.
+
+    ``emb``: their embeddings and biases; ``direct``: their incoming weights (rows
+    of the ``(out, in)`` matrix) and biases. The next layer's weights are not theirs.
+    """
+    if not 1 <= layer <= len(net.sizes) - 2:
+        raise ValueError(f"layer must be a hidden layer, 1..{len(net.sizes) - 2}; got {layer}")
+    if net.encoding == "emb":
+        return f"neurons.{layer}.embedding", f"neurons.{layer}.bias"
+    return f"layers.{layer - 1}.weight", f"layers.{layer - 1}.bias"
+
+
+def interpolate(a: FCNet, b: FCNet, alphas: Sequence[float], layer: int | None = None) -> State:
+    """Stacked parameters ``(1 - t) a + t b`` for each ``t`` (weights, or embeddings, in stored order).
+
+    ``layer=None`` interpolates every parameter (what the paper's Section 4.3 text
+    describes); ``layer=1`` only the first hidden layer's neurons
+    (:func:`layer_parameters`), the rest staying ``a``'s (what the authors' code runs).
+    """
     sa, sb = dict(a.named_parameters()), dict(b.named_parameters())
+    moving = set(sa) if layer is None else set(layer_parameters(a, layer))
     t = torch.as_tensor(list(alphas), dtype=torch.float64)
     return {k: torch.lerp(sa[k].detach().unsqueeze(0), sb[k].detach().unsqueeze(0),
-                          t.to(sa[k]).view(-1, *[1] * sa[k].dim())) for k in sa}
+                          t.to(sa[k]).view(-1, *[1] * sa[k].dim())) if k in moving
+            else sa[k].detach().unsqueeze(0).expand(len(t), *sa[k].shape) for k in sa}
 
 
 def transplant(target: FCNet, source: FCNet, layer: int, neurons: torch.Tensor) -> State:
@@ -108,16 +128,10 @@ def transplant(target: FCNet, source: FCNet, layer: int, neurons: torch.Tensor) 
     """
     if target.encoding != source.encoding or target.sizes != source.sizes:
         raise ValueError("transplant needs two networks of the same encoding and sizes")
-    if not 0 < layer < len(target.sizes) - 1:
-        raise ValueError(f"layer must be a hidden layer, 1..{len(target.sizes) - 2}; got {layer}")
     state = {k: v.detach().clone() for k, v in target.named_parameters()}
     src = {k: v.detach() for k, v in source.named_parameters()}
-    if target.encoding == "emb":
-        for key in (f"neurons.{layer}.embedding", f"neurons.{layer}.bias"):
-            state[key][neurons] = src[key][neurons]
-    else:
-        for key in (f"layers.{layer - 1}.weight", f"layers.{layer - 1}.bias"):
-            state[key][neurons] = src[key][neurons]
+    for key in layer_parameters(target, layer):
+        state[key][neurons] = src[key][neurons]
     return state
 
 

@@ -6,11 +6,15 @@ network is built on the target's learned input embeddings (shared, and frozen wh
 it is fitted to the source), so both have a common input basis.
 
 * Fig. 3: accuracy along the straight line between the two networks, in weights
-  (direct) or in embeddings (neuron embedding), neurons paired in stored order.
+  (direct) or in embeddings (neuron embedding), neurons paired in stored order:
+  every parameter moves (what the paper's text describes, the curves
+  ``interpolation_<encoding>``), and only the first hidden layer's neurons move
+  (what the authors' code runs, ``interpolation_<encoding>_first``).
 * Fig. 4 / Table 3: a fraction of the hidden neurons of the target is replaced by
-  the source's (direct: incoming rows, bias, outgoing columns; embedding: the
-  neuron's embedding and bias), neurons drawn at random, several repeats, mean
-  and 95% interval. All variants are evaluated in one vmapped program.
+  the source's (direct: their incoming rows and biases, the target's outgoing
+  columns staying; embedding: the neuron's embedding and bias), neurons drawn at
+  random, several repeats, mean and 95% interval. All variants are evaluated in
+  one vmapped program.
 """
 
 from __future__ import annotations
@@ -62,10 +66,13 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     for name, nets in (("direct", direct), ("emb", emb)):
         path = accuracy_of_states(nets["target"], interpolate(nets["target"], nets["source"], cfg["alphas"]),
                                   data.eval)
+        first = accuracy_of_states(nets["target"],
+                                   interpolate(nets["target"], nets["source"], cfg["alphas"], layer=1), data.eval)
         states = crossover_states(nets["target"], nets["source"], fractions, repeats, seed=ctx.seed)
         acc = accuracy_of_states(nets["target"], states, data.eval).view(len(fractions), repeats)
         stats = [_interval(a) for a in acc]
         curves[f"interpolation_{name}"] = path.tolist()
+        curves[f"interpolation_{name}_first"] = first.tolist()
         curves[f"crossover_{name}_mean"] = [m for m, _ in stats]
         curves[f"crossover_{name}_ci95"] = [h for _, h in stats]
         curves[f"crossover_{name}_all"] = acc.tolist()

@@ -84,3 +84,31 @@ def test_fashion_mnist_reads_both_splits_with_its_own_statistics(tmp_path):
     assert (len(fashion.train), len(fashion.eval)) == (60, 10) and fashion.train.x.shape[1:] == (1, 28, 28)
     expected = (1.0 - data.FASHION_MNIST_MEAN) / data.FASHION_MNIST_STD
     assert torch.allclose(fashion.eval.x, torch.full_like(fashion.eval.x, expected))
+
+
+def test_a_truncated_or_foreign_data_file_is_named(tmp_path):
+    array = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    _write_idx(tmp_path / "x.gz", array)
+    whole = (tmp_path / "x.gz").read_bytes()
+    (tmp_path / "cut.gz").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "plain.gz").write_bytes(b"not gzip at all")
+    for name in ("cut.gz", "plain.gz"):
+        with pytest.raises(data.DataFileError, match=rf"{tmp_path / name} cannot be read.*truncated or not a gzip"):
+            data.read_idx(tmp_path / name)
+    (tmp_path / "short").write_bytes(bytes([0, 0, 8, 3, 0, 0]))
+    with pytest.raises(data.DataFileError, match="ends inside its header"):
+        data.read_idx(tmp_path / "short")
+
+
+def test_labels_out_of_range_and_empty_splits_are_refused_when_loaded(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    _write_idx(raw / "t10k-images-idx3-ubyte.gz", np.zeros((10000, 28, 28)))
+    _write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.full(10000, 12))
+    with pytest.raises(data.DataFileError, match="holds label 12; MNIST labels are 0-9"):
+        data.load_mnist("quick", root=tmp_path, download=False)
+    split = data.Split(torch.zeros(3, 1, 2, 2), torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="the eval split is empty"):
+        data.ImageData("toy", split, data.Split(torch.zeros(0, 1, 2, 2), torch.zeros(0, dtype=torch.long)), 3)
+    with pytest.raises(ValueError, match=r"train labels span 0..2, outside 0..1"):
+        data.ImageData("toy", split, split, 2)

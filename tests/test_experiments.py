@@ -40,14 +40,14 @@ def test_full_table1_path_runs_resnet9_rows_on_cifar_shaped_data(isolated, monke
     assert rows["resnet9-emb"]["parameters"] == 98298
 
 
-def test_table1_row_says_when_its_data_is_missing(isolated, monkeypatch):
+def test_table1_without_its_data_stops_before_training_and_writes_nothing(isolated, monkeypatch):
     def missing(name, profile):
         raise DatasetNotFoundError(f"{name} not found: set WEIGHTSPACE_DATA")
 
     monkeypatch.setattr(table1.datasets, "load", missing)
-    result = experiments.run("neuron_embedding.table1", "full", rows=["resnet9-emb"])
-    row = {r["row"]: r for r in result.tables["table1"]}["resnet9-emb"]
-    assert "data unavailable" in row["status"] and "WEIGHTSPACE_DATA" in row["status"]
+    with pytest.raises(DatasetNotFoundError, match="cifar10 not found: set WEIGHTSPACE_DATA"):
+        experiments.run("neuron_embedding.table1", "full", rows=["resnet9-emb"])
+    assert not list((isolated / "results").rglob("*.json"))
 
 
 def test_unknown_table1_row_fails_clearly(isolated):

@@ -385,3 +385,8 @@ def test_cli_shows_a_config_and_lists_full_only_experiments(capsys):
     listed = capsys.readouterr().out
     assert "[full profile only]" in listed.split("nern.imagenet")[1].splitlines()[0]
     assert "notebook: notebooks/r2r/06_neuroevolution.ipynb" in listed
+
+
+def test_an_empty_dict_cannot_replace_a_recipe():
+    with pytest.raises(ValueError, match="'recipes' = {} is not allowed: it takes a non-empty dict"):
+        experiments.check_override("recipes", {}, {"train": {"steps": 1}})

@@ -42,6 +42,10 @@ class DatasetNotFoundError(FileNotFoundError):
     """A dataset is not on disk and could not be downloaded."""
 
 
+class DataFileError(ValueError):
+    """A dataset file is on disk but unreadable (truncated, not gzip, wrong format); the message names it."""
+
+
 @dataclass(frozen=True)
 class Split:
     """Images ``x`` (N, C, H, W), float32 and normalised, with labels ``y`` (N,)."""
@@ -70,6 +74,16 @@ class ImageData:
     num_classes: int
     description: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for part, split in (("train", self.train), ("eval", self.eval)):
+            if len(split) == 0:
+                raise ValueError(f"{self.name}: the {part} split is empty")
+            if split.y.is_floating_point():  # regression targets, not class labels
+                continue
+            low, high = int(split.y.min()), int(split.y.max())
+            if low < 0 or high >= self.num_classes:
+                raise ValueError(f"{self.name}: {part} labels span {low}..{high}, outside 0..{self.num_classes - 1}")
+
     def to(self, device: str | torch.device) -> ImageData:
         return ImageData(self.name, self.train.to(device), self.eval.to(device), self.num_classes, self.description)
 
@@ -83,16 +97,23 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an idx file (gzipped or not): the MNIST image and label format."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    magic = int.from_bytes(raw[:4], "big")
+    fix = "delete it and run once with internet access, or replace it with torchvision's file"
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError; a cut-off gzip stream an EOFError
+        raise DataFileError(f"{path} cannot be read ({type(err).__name__}: {err}): truncated or not a gzip file; "
+                            f"{fix}") from err
+    magic = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else 0
     if magic >> 8 != 0x08:
-        raise ValueError(f"{path} is not an unsigned-byte idx file (magic {magic:#x})")
+        raise DataFileError(f"{path} is not an unsigned-byte idx file (magic {magic:#x}); {fix}")
     ndim = magic & 0xFF
+    if len(raw) < 4 + 4 * ndim:
+        raise DataFileError(f"{path} ends inside its header; {fix}")
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says {shape} but holds {data.size} values")
+        raise DataFileError(f"{path}: header says {shape} but holds {data.size} values (truncated?); {fix}")
     return data.reshape(shape)
 
 
@@ -115,6 +136,11 @@ def _mnist_split(root: Path, split: str, download: bool, folder: str = "MNIST") 
         missing = [str(raw / f"{s}.gz") for s, p in zip(stems, paths) if p is None]
         raise DatasetNotFoundError(_missing_message(f"{folder} ({split} split)", missing, download))
     images, labels = (read_idx(p) for p in paths)
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1 or len(images) != len(labels):
+        raise DataFileError(f"{paths[0]} and {paths[1]} do not form an image split: images {images.shape}, "
+                            f"labels {labels.shape} (expected N x 28 x 28 and N)")
+    if labels.size and labels.max() > 9:
+        raise DataFileError(f"{paths[1]} holds label {int(labels.max())}; {folder} labels are 0-9")
     return images, labels
 
 

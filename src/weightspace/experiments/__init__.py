@@ -169,6 +169,8 @@ def check_override(key: str, value: Any, default: Any) -> Any:
     if isinstance(default, dict):
         if not isinstance(value, dict):
             raise fail(f"it takes a dict (keys such as {', '.join(map(str, default))})")
+        if default and not value:
+            raise fail(f"it takes a non-empty dict (keys such as {', '.join(map(str, default))})")
         return {k: check_override(f"{key}.{k}", v, default.get(k)) for k, v in value.items()}
     return value
 

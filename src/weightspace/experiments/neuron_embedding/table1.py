@@ -11,7 +11,9 @@ cross-entropy (512 times the mean's gradient), random horizontal flips, 2000 ste
 authors' 50k / 10k split) and reports that step's test accuracy; ``quick`` trains
 the seven MNIST rows for a few hundred steps on the offline 8,000-image split and
 selects on the 2,000 images it reports (the quick profile has no other split).
-The ResNet9 rows need CIFAR-10 and run at ``full``.
+The ResNet9 rows need CIFAR-10 and run at ``full``; a run whose rows need data
+that is missing stops before training anything, naming the files and
+``WEIGHTSPACE_DATA`` (``--set rows=[...]`` runs the MNIST rows alone).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from weightspace import data as datasets
-from weightspace.data import DatasetNotFoundError, ImageData, Split
+from weightspace.data import ImageData, Split
 from weightspace.experiments import Outputs, RunContext, seed_everything
 from weightspace.experiments.neuron_embedding import mnist_recipe
 from weightspace.neuron_embedding.models import TABLE1_MODELS, build, paper_parameter_count
@@ -88,10 +90,11 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     unknown = [r for r in cfg["rows"] if r not in TABLE1_MODELS]
     if unknown:
         raise ValueError(f"unknown Table 1 rows {unknown}: choose from {', '.join(TABLE1_MODELS)}")
+    loaded = {dataset: datasets.load(dataset, ctx.profile).to(ctx.device)  # missing data stops the run here
+              for dataset in dict.fromkeys(TABLE1_MODELS[r][0] for r in cfg["rows"])}
     progress = ctx.checkpoint("rows")
     done: dict[str, Any] = progress.load() or {"table": {}, "curves": {}}
-    loaded: dict[str, Any] = {}
-    table, curves, described = [], {}, {}
+    table, curves = [], {}
     for i, row in enumerate(TABLE1_MODELS):
         dataset = TABLE1_MODELS[row][0]
         dim = cfg["dim_fc"] if row.startswith("fc") else cfg["dim_conv"]
@@ -105,15 +108,6 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         if row in done["table"]:
             table.append(done["table"][row])
             curves[row] = done["curves"][row]
-            continue
-        if dataset not in loaded:
-            try:
-                loaded[dataset] = datasets.load(dataset, ctx.profile).to(ctx.device)
-                described[dataset] = loaded[dataset].description
-            except DatasetNotFoundError as err:
-                loaded[dataset] = err
-        if isinstance(loaded[dataset], DatasetNotFoundError):
-            table.append({**record, "status": f"data unavailable: {loaded[dataset]}"})
             continue
         model.to(ctx.device)
         started = time.time()
@@ -132,4 +126,5 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         progress.save(done)
     progress.remove()
     return Outputs(metrics={r["row"]: r.get("accuracy") for r in table}, tables={"table1": table}, curves=curves,
-                   data={"split": "; ".join(d["split"] for d in described.values()), "datasets": described})
+                   data={"split": "; ".join(d.description["split"] for d in loaded.values()),
+                         "datasets": {name: d.description for name, d in loaded.items()}})

@@ -179,7 +179,7 @@ def _mean_std(values: Sequence[float]) -> str:
 
 
 def frame(outcomes: Sequence[Outcome]) -> pd.DataFrame:
-    """One line per claim: claim | the paper | holds in k of n seeds | margin mean ± std | verdict."""
+    """One line per claim (the index): the paper | holds in k of n seeds | margin mean ± std | verdict."""
     rows = []
     for o in outcomes:
         n, missing = len(o.margins), [s for s, m in o.margins.items() if m is None]
@@ -190,8 +190,9 @@ def frame(outcomes: Sequence[Outcome]) -> pd.DataFrame:
                      "holds in": f"{o.held} of {n - len(missing)} seeds",
                      "margin (mean ± std)": f"{_mean_std(o.evaluated)} {o.claim.unit}".strip(),
                      "verdict": verdict})
-    return pd.DataFrame.from_records(rows, columns=["claim (ours)", "the paper", "holds in", "margin (mean ± std)",
-                                                    "verdict"])
+    table = pd.DataFrame.from_records(rows, columns=["claim (ours)", "the paper", "holds in", "margin (mean ± std)",
+                                                     "verdict"])
+    return table.set_index("claim (ours)")
 
 
 def table(result: Result, seeds: Sequence[int] = SEEDS) -> pd.DataFrame:

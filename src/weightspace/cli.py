@@ -159,7 +159,7 @@ def _check_claims(targets: list[str], recompute: bool) -> int:
             failed.append(f"{name}: no stored quick result for seed 0 (run `python -m weightspace run {name}`)")
             continue
         print(f"{name}:")
-        print(claims.table(result).to_string(index=False))
+        print(claims.table(result).to_string())
         if recompute:
             failed += claims.verify(result)
     for problem in failed:

@@ -113,7 +113,7 @@ def claims_summary(results: Sequence[Result] | None = None) -> pd.DataFrame:
     frames = []
     for r in results if results is not None else all_results():
         if r.profile == "quick" and r.seed == 0 and claims.claims_of(r.experiment):
-            frames.append(claims.table(r).assign(experiment=r.experiment))
+            frames.append(claims.table(r).reset_index().assign(experiment=r.experiment))
     if not frames:
         return pd.DataFrame(columns=["experiment", "claim (ours)", "holds in", "verdict"])
     table = pd.concat(frames, ignore_index=True)

@@ -56,3 +56,19 @@ def test_a_recomputation_is_checked_against_the_committed_seeds(monkeypatch):
     assert "fails here" in flipped
     (outside,) = claims.verify(_result(0, 9.0, 1.0))
     assert "outside the committed seeds' band" in outside
+
+
+def test_the_fallback_for_machines_the_pin_cannot_reach(monkeypatch, capsys):
+    from weightspace import isa
+    from weightspace.cli import main
+
+    assert main(["kernels", "--pinnable"]) == (0 if isa.pinnable() else 3)
+    monkeypatch.setattr(isa, "native", lambda: "aarch64")
+    assert main(["kernels", "--pinnable"]) == 3
+    assert "cannot apply" in capsys.readouterr().out
+    monkeypatch.undo()
+    monkeypatch.setenv("WEIGHTSPACE_VERIFY", "1")  # recompute seed 0, write nothing
+    assert main(["claims", "r2r.preservation", "--recompute"]) == 0
+    out = capsys.readouterr().out
+    assert "every transform preserves the output to float64 rounding" in out and "3 of 3 seeds" in out
+    assert main(["claims", "no_such_paper"]) == 2

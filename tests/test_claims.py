@@ -72,3 +72,16 @@ def test_the_fallback_for_machines_the_pin_cannot_reach(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "every transform preserves the output to float64 rounding" in out and "3 of 3 seeds" in out
     assert main(["claims", "no_such_paper"]) == 2
+
+
+def test_lowest_is_best_for_errors():
+    r = _result(0, 2.0, 1.0)
+    assert claims.lowest(ACC("y"), [ACC("x")])(r) == 1.0 and claims.lowest(ACC("x"), [ACC("y")])(r) == -1.0
+
+
+def test_claims_names_are_those_of_a_sweep(capsys):
+    from weightspace.cli import main
+
+    assert main(["claims", "nern.imagenet"]) == 2
+    assert "has no quick experiment with claims" in capsys.readouterr().err
+    assert main(["claims", "r2r.preservation"]) == 0

@@ -108,6 +108,11 @@ def best(a: Value, others: Sequence[Value]) -> Value:
     return lambda r: a(r) - max(o(r) for o in others)
 
 
+def lowest(a: Value, others: Sequence[Value]) -> Value:
+    """``a`` below every one of ``others`` (an error, lower is better): margin ``min(others) - a``."""
+    return lambda r: min(o(r) for o in others) - a(r)
+
+
 def increasing(values: Sequence[Value]) -> Value:
     """Strictly increasing along ``values``: margin, the smallest step."""
     return lambda r: min(b(r) - a(r) for a, b in zip(values, values[1:]))

@@ -141,16 +141,19 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _check_claims(targets: list[str], recompute: bool) -> int:
     """Evaluate (or, with ``recompute``, re-check) the claims of the named quick experiments; 1 if any fails."""
-    from weightspace import claims, experiments
+    from weightspace import claims, experiments, sweep
 
-    names = [n for n in experiments.names() if "quick" in experiments.profiles(n) and claims.claims_of(n)]
-    if targets:
-        unknown = [t for t in targets if not any(n == t or n.startswith(t + ".") for n in names)]
-        if unknown:
-            print(f"error: no quick experiment with claims named {', '.join(unknown)}; they are: {', '.join(names)}",
-                  file=sys.stderr)
-            return 2
-        names = [n for n in names if any(n == t or n.startswith(t + ".") for t in targets)]
+    checked = [n for n in experiments.names() if "quick" in experiments.profiles(n) and claims.claims_of(n)]
+    try:
+        named = sweep.expand(targets or ["all"])
+    except KeyError as err:
+        print(f"error: {err.args[0]}", file=sys.stderr)
+        return 2
+    names = [n for n in named if n in checked]
+    if not names:
+        print(f"error: {', '.join(targets)} has no quick experiment with claims; they are: {', '.join(checked)}",
+              file=sys.stderr)
+        return 2
     failed = []
     for name in names:
         result = (experiments.run(name, "quick", 0, save=False, recompute=True) if recompute

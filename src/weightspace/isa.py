@@ -157,7 +157,7 @@ def kernels() -> str:
     import torch
 
     aten = torch.backends.cpu.get_cpu_capability().lower()
-    aten = {"default": "none", "zvector": "zvector"}.get(aten, aten)
+    aten = "none" if aten == "default" else aten
     if not pinnable():
         return native()
     used = {"aten": aten, "mkl": _backend("MKL_ENABLE_INSTRUCTIONS"), "onednn": _backend("ONEDNN_MAX_CPU_ISA")}

@@ -35,6 +35,14 @@ def references(source: str, metrics: Sequence[str], rows: Sequence[tuple]) -> li
             for metric, value in zip(metrics, values, strict=True) if value is not None]
 
 
+def printed(references: Sequence[Reference], row: str, metric: str) -> float:
+    """The paper's printed value for ``row`` and ``metric`` among ``references``; a ``KeyError`` if absent."""
+    for ref in references:
+        if ref.row == row and ref.metric == metric:
+            return ref.value
+    raise KeyError(f"no printed value for row {row!r}, metric {metric!r}")
+
+
 def _lookup(result: Result | None, table: str, row: str, metric: str) -> tuple[float, str]:
     if result is None:
         return np.nan, ""

@@ -8,7 +8,7 @@ Sine-wave regression values are read off the paper's figure and are approximate.
 
 import pandas as pd
 
-from weightspace.claims import Claim, Value, above, below, best, cell, decreasing, greater, metric
+from weightspace.claims import Claim, above, below, best, cell, decreasing, greater, lowest, metric
 from weightspace.report import references
 from weightspace.results import Result
 
@@ -58,11 +58,6 @@ def paper_table(refs, stds: dict[str, float | None], full=None, table: str = "")
     return pd.DataFrame.from_records(rows).set_index("method")
 
 
-def _lowest(a: Value, others: list[Value]) -> Value:
-    """``a`` below every one of ``others`` (an error): margin ``min(others) - a``."""
-    return lambda r: min(o(r) for o in others) - a(r)
-
-
 def _count_gap(result: Result) -> float:
     """The largest difference between a layer's parameters and the character formula, in total or per block."""
     pairs = [("layer_parameters", "character_formula"),
@@ -105,9 +100,9 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim("DWSNet < MLP, 800 INRs", "figure (approx.): 0.25 vs 10",
               greater(_mse[800]("mlp"), _mse[800]("dwsnet")), "MSE", "dws_mlp"),
         Claim("DWSNet lowest of all methods, 800 INRs", "figure (approx.): 0.25 vs 0.75 (MLP + alignment)",
-              _lowest(_mse[800]("dwsnet"), [_mse[800](m) for m in _BASELINES]), "MSE", "dws_best_800"),
+              lowest(_mse[800]("dwsnet"), [_mse[800](m) for m in _BASELINES]), "MSE", "dws_best_800"),
         Claim("DWSNet lowest of all methods, 50 INRs", "figure (approx.): 0.9 vs 2.4 (INR2Vec)",
-              _lowest(_mse[50]("dwsnet"), [_mse[50](m) for m in _BASELINES]), "MSE", "dws_best_50"),
+              lowest(_mse[50]("dwsnet"), [_mse[50](m) for m in _BASELINES]), "MSE", "dws_best_50"),
         Claim("DWSNet MSE falls with training INRs, 50 > 200 > 800", "figure (approx.): 0.9 at 50, 0.25 at 800",
               decreasing([_mse[n]("dwsnet") for n in (50, 200, 800)]), "MSE", "dws_falls"),
     ],
@@ -140,7 +135,7 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim("DWSNet embedding < MLP encoder's, probe MSE", "DWSNet embedding best (no values in our copy)",
               greater(_probe("mlp"), _probe("dwsnet")), "MSE", "dws_mlp"),
         Claim("DWSNet embedding lowest of all encoders, probe MSE", "DWSNet embedding best",
-              _lowest(_probe("dwsnet"), [_probe(m) for m in _SSL_BASELINES]), "MSE", "dws_best"),
+              lowest(_probe("dwsnet"), [_probe(m) for m in _SSL_BASELINES]), "MSE", "dws_best"),
         Claim("DWSNet embedding < raw weights, probe MSE", "an encoder helps a linear probe",
               greater(metric("raw_weights_probe_mse"), _probe("dwsnet")), "MSE", "dws_raw"),
     ],

@@ -11,7 +11,7 @@ page concludes from its run, checked over seeds (:mod:`weightspace.claims`).
 import numpy as np
 
 from weightspace.claims import Claim, Value, above, all_of, below, cell, decreasing, greater
-from weightspace.report import Reference, references
+from weightspace.report import Reference, printed, references
 from weightspace.results import Result
 
 OFFICIAL = "Official (README)"
@@ -125,10 +125,6 @@ LEARNABLE_RESNET18_MB = Reference("Table 3", "resnet18-imagenet", "learnable_mb"
 
 # Claims the quick pages make, each checked over seeds (weightspace.claims). Slots are the paper's rows
 # ("resnet20-cross-160"), whatever size the profile runs in them.
-def _paper(table: list[Reference], row: str, metric: str = "accuracy") -> float:
-    return next(r.value for r in table if r.row == row and r.metric == metric)
-
-
 def _pruned(score: str, fraction: float) -> Value:
     """Accuracy of the original with ``fraction`` of its conv weights pruned by ``score`` first."""
     def read(result: Result) -> float:
@@ -162,18 +158,19 @@ def _distill_off_chance(r: Result) -> float:
 
 _MODES, _SLOTS = ("none", "in", "cross"), (160, 180)
 _acc, _rec = cell("table", "accuracy"), cell("table", "recon")
-_t1 = {m: {h: _paper(TABLE5 if m == "none" else TABLE1, f"resnet20-{m}-{h}") for h in _SLOTS} for m in _MODES}
+_t1 = {m: {h: printed(TABLE5 if m == "none" else TABLE1, f"resnet20-{m}-{h}", "accuracy") for h in _SLOTS}
+       for m in _MODES}
 _SMOOTH = "Section 3.3: smoother orderings reconstruct better"
 _FACTORS = ("1e-06-240", "5e-06-240", "1e-05-240", "5e-05-240")
 _reg, _reg_rec, _reg_orig = cell("table10", "accuracy"), cell("table10", "recon"), cell("table10", "original")
-_t10 = {f: _paper(TABLE10, f) for f in _FACTORS}
-_t10_orig = {f: _paper(TABLE10, f, "original") for f in _FACTORS}
+_t10 = {f: printed(TABLE10, f, "accuracy") for f in _FACTORS}
+_t10_orig = {f: printed(TABLE10, f, "original") for f in _FACTORS}
 _df = cell("table4", "accuracy")
-_t4 = {h: {k: _paper(TABLE4, f"resnet20-{h}-{k}") for k in ("recon", "noise")} for h in _SLOTS}
+_t4 = {h: {k: printed(TABLE4, f"resnet20-{h}-{k}", "accuracy") for k in ("recon", "noise")} for h in _SLOTS}
 _t4_gap = {h: _t4[h]["noise"] - _t4[h]["recon"] for h in _SLOTS}
 _t6, _t6_rec, _t7 = cell("table6", "accuracy"), cell("table6", "recon"), cell("table7", "accuracy")
-_p6 = {k: _paper(TABLE6, k) for k in ("recon", "distill", "all")}
-_p7 = {k: _paper(TABLE7, k) for k in ("all", "layer", "uniform", "weighted")}
+_p6 = {k: printed(TABLE6, k, "accuracy") for k in ("recon", "distill", "all")}
+_p7 = {k: printed(TABLE7, k, "accuracy") for k in ("all", "layer", "uniform", "weighted")}
 _meta = cell("meta_compression", "accuracy", key="fraction")
 _NO_VALUES = "(no values printed)"
 

@@ -2,7 +2,7 @@
 
 from weightspace.claims import (Claim, Value, all_of, below, cell, close, decreasing, greater, increasing,
                                 metric)
-from weightspace.report import Reference, references
+from weightspace.report import Reference, printed, references
 
 _T1 = [  # row, label, parameters, accuracy (%), CE loss
     ("fc2-direct", "MNIST FC 2-layer (direct)", 318010, 98.05, 0.0672),
@@ -37,14 +37,9 @@ _T3 = [  # row, label, target, source, 50% crossover, 100% crossover (accuracy %
 TABLE3 = references("Table 3", ("target", "source", "crossover_50", "crossover_100"), _T3)
 
 
-def _printed(table: list[Reference], row: str, metric: str) -> float:
-    """The paper's value for ``row`` and ``metric`` of a printed table."""
-    return next(r.value for r in table if r.row == row and r.metric == metric)
-
-
 def _gap(table: list[Reference], a: str, b: str) -> float:
     """The paper's accuracy of row ``a`` minus that of row ``b``."""
-    return _printed(table, a, "accuracy") - _printed(table, b, "accuracy")
+    return printed(table, a, "accuracy") - printed(table, b, "accuracy")
 
 
 def _lowest(encoding: str) -> Value:

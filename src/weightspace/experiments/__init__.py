@@ -217,13 +217,21 @@ def stored(name: str, profile: str = "quick", seed: int = 0, **overrides: Any) -
     A stored file that is not a valid result of this request raises a
     :class:`~weightspace.results.ResultFileError` naming it.
     """
-    cfg, digest = plan(name, profile, seed, **overrides)
-    cached = load_result(profile, name, seed, overrides=overrides)
+    return _stored(name, profile, seed, overrides, *plan(name, profile, seed, **overrides))
+
+
+def _stored(name: str, profile: str, seed: int, overrides: dict[str, Any], cfg: dict[str, Any],
+            digest: str) -> Result | None:
+    """:func:`stored` for a run already planned (its config ``cfg`` and hash ``digest``)."""
+    try:
+        cached = load_result(profile, name, seed, overrides=overrides)
+    except ResultFileError as err:
+        raise ResultFileError(f"{err}; `--recompute` (recompute=True) replaces it") from err
     if cached is None or cached.config_hash != digest:
         return None
     if cached.config != json.loads(json.dumps(cfg, default=str)):
         raise ResultFileError(f"{result_path(profile, name, seed, overrides=overrides)}: its config does not match "
-                              f"its config hash (edited by hand?); rerun with --recompute")
+                              f"its config hash (edited by hand?); `--recompute` (recompute=True) replaces it")
     return cached
 
 
@@ -265,10 +273,7 @@ def run(name: str, profile: str = "quick", seed: int = 0, device: str | torch.de
     cfg, digest = plan(name, profile, seed, **overrides)
     dev = resolve_device(device)
     if not recompute:
-        try:
-            cached = stored(name, profile, seed, **overrides)
-        except ResultFileError as err:
-            raise ResultFileError(f"{err}; `--recompute` (recompute=True) replaces it") from err
+        cached = _stored(name, profile, seed, overrides, cfg, digest)
         if cached is not None:
             return cached
     if save:

@@ -1,5 +1,6 @@
 """Experiments, results, training loop and CLI: caching, atomic writes, resume, clear errors."""
 
+import dataclasses
 import json
 import sys
 import types
@@ -11,7 +12,13 @@ from weightspace import experiments, results
 from weightspace.cli import main
 from weightspace.data import ImageData, Split
 from weightspace.experiments import Outputs
+from weightspace.tables import Row, Table, TableContractError
 from weightspace.training import TrainConfig, train_classifier
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ToyRow(Row):
+    x: float
 
 
 @pytest.fixture
@@ -19,11 +26,14 @@ def toy_experiment(monkeypatch):
     module = types.ModuleType("toy")
     module.TITLE = "toy"
     module.calls = 0
-    module.config = lambda profile: {"n": 3 if profile == "quick" else 30}
+    module.config = lambda profile: {"n": 3 if profile == "quick" else 30, "rows": ["a", "b"]}
+    module.TABLES = {"t": Table(ToyRow, rows=lambda cfg: cfg["rows"])}
+    module.produce = None  # a test may make compute return other rows
 
     def compute(cfg, ctx):
         module.calls += 1
-        return Outputs(metrics={"value": torch.rand(()).item() + cfg["n"]}, tables={"t": [{"row": "a", "x": 1.0}]},
+        rows = module.produce or [ToyRow(row=r, x=1.0 + i) for i, r in enumerate(cfg["rows"])]
+        return Outputs(metrics={"value": torch.rand(()).item() + cfg["n"]}, tables={"t": rows},
                        data={"split": "none"})
 
     module.compute = compute
@@ -197,13 +207,48 @@ def test_reference_tables_skip_unprinted_values_and_check_their_width():
 def test_comparison_table_puts_paper_full_and_this_run_side_by_side(isolated, toy_experiment):
     from weightspace.report import Reference, comparison_table
 
-    quick = experiments.run("toy.exp")
+    quick = experiments.run("toy.exp", rows=["a"])  # row "b" left out by an override
     full = experiments.run("toy.exp", profile="full")
     table = comparison_table([Reference("Table 9", "a", "x", 0.5), Reference("Table 9", "b", "x", 2.0)], quick, "t")
     assert list(table["paper"]) == [0.5, 2.0]
     assert table.loc[0, "this run (quick)"] == 1.0 and table.loc[0, "difference"] == 0.5
     assert table.loc[0, "full (ours)"] == full.tables["t"][0]["x"]
     assert table.loc[1, "note"] == "not in this run"
+
+
+def test_the_table_contract_fails_on_a_misspelled_row_id(isolated, toy_experiment):
+    from weightspace.report import Reference, comparison_table
+
+    result = experiments.run("toy.exp")
+    with pytest.raises(TableContractError, match=r"the paper's rows 'bb' are not rows of toy.exp table 't'.*'a', 'b'"):
+        comparison_table([Reference("Table 9", "a", "x", 0.5), Reference("Table 9", "bb", "x", 2.0)], result, "t")
+    with pytest.raises(TableContractError, match="declares no table 'tt'"):
+        comparison_table([Reference("Table 9", "a", "x", 0.5)], result, "tt")
+
+
+@pytest.mark.parametrize("produce, message", [
+    ([ToyRow(row="a", x=1.0)], r"missing 'b'"),
+    ([ToyRow(row="a", x=1.0), ToyRow(row="b", x=1.0), ToyRow(row="c", x=1.0)], r"undeclared 'c'"),
+    ([ToyRow(row="a", x=1.0), ToyRow(row="a", x=1.0), ToyRow(row="b", x=1.0)], r"repeated 'a'"),
+    ([{"row": "a", "x": 1.0}, {"row": "b", "x": 1.0}], r"rows must be ToyRow records, got dict"),
+])
+def test_a_run_whose_rows_differ_from_the_declared_ones_fails_with_the_names(isolated, toy_experiment, produce,
+                                                                             message):
+    toy_experiment.produce = produce
+    with pytest.raises(TableContractError, match=rf"toy.exp table 't'.*{message}"):
+        experiments.run("toy.exp")
+    assert not results.result_path("quick", "toy.exp").exists()
+
+
+def test_a_stored_table_is_held_to_the_declared_record(isolated, toy_experiment):
+    experiments.run("toy.exp")
+    path = results.result_path("quick", "toy.exp")
+    record = json.loads(path.read_text())
+    record["tables"]["t"][0]["accuracy"] = 1.0
+    path.write_text(json.dumps(record))
+    with pytest.raises(results.ResultFileError, match=rf"{path}: .*fields .*'accuracy'.*not those of ToyRow"):
+        experiments.run("toy.exp")
+    assert experiments.run("toy.exp", recompute=True).tables["t"][0] == {"row": "a", "status": "", "x": 1.0}
 
 
 def test_experiments_are_discovered_per_paper_and_section():
@@ -265,7 +310,7 @@ def test_a_stored_file_claiming_another_run_is_named_and_replaced_under_recomput
         experiments.run("toy.exp")
     fresh = experiments.run("toy.exp", recompute=True)
     assert fresh.seed == 0 and fresh.metrics["value"] != 99.0
-    path.write_text(json.dumps({**record, "config": {"n": 4}}))  # the hash no longer describes the config
+    path.write_text(json.dumps({**record, "config": {**record["config"], "n": 4}}))  # the hash no longer describes the config
     with pytest.raises(results.ResultFileError, match="config does not match"):
         experiments.run("toy.exp")
 

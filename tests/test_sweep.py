@@ -26,9 +26,21 @@ TOY = {
         import os
         from pathlib import Path
 
+        from dataclasses import dataclass
+
         import torch
 
         from weightspace.experiments import Outputs
+        from weightspace.tables import Table
+
+
+        @dataclass(frozen=True)
+        class Point:
+            step: int
+            loss: float
+
+
+        TABLES = {"curve": Table(Point)}
 
         HERE = Path(__file__).parent
         LOG = HERE / "calls.log"
@@ -56,10 +68,10 @@ TOY = {
                 losses.append(loss.item())
             accuracy = (net(x).argmax(1) == y).float().mean().item()
             return Outputs(metrics={"loss": losses[-1], "accuracy": accuracy, "steps": cfg["steps"], "note": None},
-                           tables={"curve": [{"step": i, "loss": v} for i, v in enumerate(losses)]})
+                           tables={"curve": [Point(i, v) for i, v in enumerate(losses)]})
     ''',
     **{f"{name}.py": f'''
-        from toy_sweep import toy_run
+        from toy_sweep import TABLES, toy_run
 
         TITLE = "toy {name}"
         PROFILES = {("full",) if name == "full_only" else ("quick", "full")}

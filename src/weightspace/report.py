@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from weightspace.results import Result, all_results, load_result
+from weightspace.tables import TableContractError, check_references
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ def comparison_table(references: Sequence[Reference], result: Result, table: str
     (if any); pass a :class:`Result` or ``None`` to choose. The difference is
     this run minus the paper. A row this run could not compute says why in ``note``.
     """
+    _check_rows(references, result, table)
     if full is True:
         full = load_result("full", result.experiment, result.seed) if result.profile != "full" else None
     records = []
@@ -73,6 +75,18 @@ def comparison_table(references: Sequence[Reference], result: Result, table: str
             "note": note,
         })
     return pd.DataFrame.from_records(records)
+
+
+def _check_rows(references: Sequence[Reference], result: Result, table: str) -> None:
+    """Every reference names a row that ``table`` declares, for this run's config or the profile's default."""
+    from weightspace import experiments
+
+    declared = experiments.tables_of(result.experiment)
+    if table not in declared:
+        raise TableContractError(f"{result.experiment} declares no table {table!r}; its tables: "
+                                 f"{', '.join(declared)}")
+    configs = [experiments.config(result.experiment, result.profile)] + ([result.config] if result.config else [])
+    check_references(result.experiment, table, declared[table], [ref.row for ref in references], configs)
 
 
 def side_by_side(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:

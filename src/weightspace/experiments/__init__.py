@@ -1,6 +1,7 @@
 """Experiments: one module per notebook, each a config per profile and a ``compute``.
 
-An experiment module defines ``TITLE``, ``config(profile) -> dict`` and
+An experiment module defines ``TITLE``, ``config(profile) -> dict``,
+``TABLES`` (the tables it produces and their rows, :mod:`weightspace.tables`) and
 ``compute(cfg, ctx) -> Outputs``, and ``PROFILES`` when it runs at some profiles
 only (``("full",)``: no quick data or model exists for it). :func:`run` adds what every experiment needs:
 profile and override checks, seeding, the cache keyed by config hash, provenance
@@ -27,6 +28,7 @@ import torch
 
 from weightspace import isa
 from weightspace.profiles import PROFILES, check_profile
+from weightspace.tables import Table, TableContractError, check_stored, conform
 from weightspace.results import (RECOMPUTING, Checkpoint, Result, ResultFileError, cache_dir, check_writable,
                                  checkpoints_dir, config_hash, load_result, provenance, result_path, save_result,
                                  verifying)
@@ -59,10 +61,17 @@ REGISTRY: dict[str, str] = _discover()
 
 @dataclass
 class Outputs:
-    """What ``compute`` returns; :func:`run` wraps it into a :class:`Result`."""
+    """What ``compute`` returns; :func:`run` wraps it into a :class:`Result`.
+
+    Args:
+        metrics: the headline numbers, by name.
+        tables: the declared tables (the module's ``TABLES``), each a list of its row records.
+        curves: series against steps or another axis, by name (e.g. a run's evaluation curve).
+        data: the description of the data the run used (:attr:`weightspace.data.ImageData.description`).
+    """
 
     metrics: dict[str, Any] = field(default_factory=dict)
-    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    tables: dict[str, list[Any]] = field(default_factory=dict)
     curves: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -92,6 +101,14 @@ def get(name: str) -> ModuleType:
         raise KeyError(f"unknown experiment {name!r}; known experiments: {', '.join(names())} "
                        f"(`python -m weightspace list`)")
     return importlib.import_module(REGISTRY[name])
+
+
+def tables_of(name: str) -> dict[str, Table]:
+    """The tables experiment ``name`` declares (its module's ``TABLES``)."""
+    module = get(name)
+    if not isinstance(getattr(module, "TABLES", None), dict):
+        raise TableContractError(f"{name} declares no TABLES (a dict of weightspace.tables.Table)")
+    return module.TABLES
 
 
 def profiles(name: str) -> tuple[str, ...]:
@@ -229,9 +246,14 @@ def _stored(name: str, profile: str, seed: int, overrides: dict[str, Any], cfg: 
         raise ResultFileError(f"{err}; `--recompute` (recompute=True) replaces it") from err
     if cached is None or cached.config_hash != digest:
         return None
+    path = result_path(profile, name, seed, overrides=overrides)
     if cached.config != json.loads(json.dumps(cfg, default=str)):
-        raise ResultFileError(f"{result_path(profile, name, seed, overrides=overrides)}: its config does not match "
+        raise ResultFileError(f"{path}: its config does not match "
                               f"its config hash (edited by hand?); `--recompute` (recompute=True) replaces it")
+    try:
+        check_stored(name, tables_of(name), cached.tables, cfg)
+    except TableContractError as err:
+        raise ResultFileError(f"{path}: {err}; `--recompute` (recompute=True) replaces it") from err
     return cached
 
 
@@ -268,7 +290,7 @@ def run(name: str, profile: str = "quick", seed: int = 0, device: str | torch.de
     recompute, save, seed = _flag("recompute", recompute), _flag("save", save), _seed(seed)
     if verifying():
         recompute, save = True, False
-    module = get(name)
+    module, declared = get(name), tables_of(name)
     isa.configure(check_profile(profile))
     cfg, digest = plan(name, profile, seed, **overrides)
     dev = resolve_device(device)
@@ -291,7 +313,7 @@ def run(name: str, profile: str = "quick", seed: int = 0, device: str | torch.de
     finally:
         RECOMPUTING.reset(token)
     result = Result(experiment=name, profile=profile, seed=seed, config=cfg, config_hash=digest,
-                    metrics=out.metrics, tables=out.tables, curves=out.curves, data=out.data, provenance=record,
+                    metrics=out.metrics, tables=conform(name, declared, out.tables, cfg), curves=out.curves, data=out.data, provenance=record,
                     overrides=overrides)
     if save:
         save_result(result)

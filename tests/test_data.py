@@ -25,7 +25,7 @@ def test_read_idx_round_trips(tmp_path):
 def test_offline_error_names_the_variable_and_the_missing_files(tmp_path, monkeypatch):
     monkeypatch.setenv(data.ENV_VAR, str(tmp_path))
     with pytest.raises(data.DatasetNotFoundError) as err:
-        data.load_mnist("full", download=False)
+        data.load_mnist("standard", download=False)
     message = str(err.value)
     assert data.ENV_VAR in message
     assert str(tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte.gz") in message
@@ -38,7 +38,7 @@ def test_quick_split_from_generated_files_is_fixed_and_normalised(tmp_path):
     rng = np.random.default_rng(0)
     _write_idx(raw / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (10000, 28, 28)))
     _write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.arange(10000) % 10)
-    a, b = data.load_mnist("quick", root=tmp_path), data.load_mnist("quick", root=tmp_path, download=False)
+    a, b = data.load_mnist("test-8k/2k", root=tmp_path), data.load_mnist("test-8k/2k", root=tmp_path, download=False)
     assert (len(a.train), len(a.eval)) == (8000, 2000)
     assert a.train.x.shape == (8000, 1, 28, 28) and a.train.x.dtype == torch.float32
     assert torch.equal(a.train.y, b.train.y)
@@ -47,15 +47,15 @@ def test_quick_split_from_generated_files_is_fixed_and_normalised(tmp_path):
 
 @pytest.mark.skipif(not os.environ.get(data.ENV_VAR), reason=f"{data.ENV_VAR} not set")
 def test_real_quick_split_is_the_mnist_test_split():
-    d = data.load_mnist("quick", download=False)
+    d = data.load_mnist("test-8k/2k", download=False)
     assert (len(d.train), len(d.eval)) == (8000, 2000)
     assert abs(d.train.x.mean().item()) < 0.05 and abs(d.train.x.std().item() - 1) < 0.05
     assert torch.bincount(d.train.y, minlength=10).min() > 600
 
 
 def test_bad_names_fail_clearly():
-    with pytest.raises(ValueError, match="unknown profile 'fast'"):
-        data.load_mnist("fast")
+    with pytest.raises(ValueError, match="mnist has no split 'quick': choose one of 'standard', 'test-8k/2k'"):
+        data.load_mnist("quick")
     with pytest.raises(ValueError, match="unknown dataset 'svhn'"):
         data.load("svhn")
     with pytest.raises(ValueError, match="unknown CIFAR"):
@@ -80,7 +80,7 @@ def test_fashion_mnist_reads_both_splits_with_its_own_statistics(tmp_path):
     for stem, n in (("train", 60), ("t10k", 10)):
         _write_idx(raw / f"{stem}-images-idx3-ubyte.gz", np.full((n, 28, 28), 255, dtype=np.uint8))
         _write_idx(raw / f"{stem}-labels-idx1-ubyte.gz", np.arange(n) % 10)
-    fashion = data.load("fashion_mnist", "full", root=tmp_path, download=False)
+    fashion = data.load("fashion_mnist", "standard", root=tmp_path, download=False)
     assert (len(fashion.train), len(fashion.eval)) == (60, 10) and fashion.train.x.shape[1:] == (1, 28, 28)
     expected = (1.0 - data.FASHION_MNIST_MEAN) / data.FASHION_MNIST_STD
     assert torch.allclose(fashion.eval.x, torch.full_like(fashion.eval.x, expected))
@@ -106,7 +106,7 @@ def test_labels_out_of_range_and_empty_splits_are_refused_when_loaded(tmp_path):
     _write_idx(raw / "t10k-images-idx3-ubyte.gz", np.zeros((10000, 28, 28)))
     _write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.full(10000, 12))
     with pytest.raises(data.DataFileError, match="holds label 12; MNIST labels are 0-9"):
-        data.load_mnist("quick", root=tmp_path, download=False)
+        data.load_mnist("test-8k/2k", root=tmp_path, download=False)
     split = data.Split(torch.zeros(3, 1, 2, 2), torch.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match="the eval split is empty"):
         data.ImageData("toy", split, data.Split(torch.zeros(0, 1, 2, 2), torch.zeros(0, dtype=torch.long)), 3)

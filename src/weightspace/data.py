@@ -6,9 +6,10 @@ Missing data is downloaded with torchvision when ``download`` is true and the
 machine is online; otherwise one :class:`DatasetNotFoundError` names the
 dataset, the files looked for and the variable to set.
 
-Profiles: ``quick`` uses the MNIST *test* split (10,000 images), split
-8,000 train / 2,000 eval with a fixed seed, because it is the only real image
-data available offline. ``full`` uses the standard train/test splits.
+Splits, named in every experiment's config (``"split"``): ``"standard"`` is a
+dataset's own train/test split; ``"test-8k/2k"`` (MNIST only, the quick
+profile's) is the MNIST *test* split (10,000 images) cut 8,000 train / 2,000
+eval with a fixed seed, small enough for a 2-core CPU in seconds.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from weightspace.profiles import check_profile
-
 ENV_VAR = "WEIGHTSPACE_DATA"
 QUICK_SPLIT_SEED = 0
 QUICK_TRAIN_SIZE = 8000
+STANDARD, MNIST_TEST_CUT = "standard", "test-8k/2k"
+SPLITS = {"mnist": (STANDARD, MNIST_TEST_CUT), "fashion_mnist": (STANDARD,), "cifar10": (STANDARD,),
+          "cifar100": (STANDARD,)}
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
 CIFAR_STATS = {
@@ -168,11 +170,11 @@ def _mnist_tensors(images: np.ndarray, labels: np.ndarray, mean: float = MNIST_M
     return Split((x - mean) / std, torch.from_numpy(labels.astype(np.int64)))
 
 
-def load_mnist(profile: str = "quick", root: str | os.PathLike | None = None, download: bool = True) -> ImageData:
-    """MNIST for a profile: ``quick`` = test split cut 8,000 / 2,000; ``full`` = 60,000 / 10,000."""
-    profile = check_profile(profile)
+def load_mnist(split: str = STANDARD, root: str | os.PathLike | None = None, download: bool = True) -> ImageData:
+    """MNIST: ``"standard"`` = 60,000 train / 10,000 test; ``"test-8k/2k"`` = the test split cut 8,000 / 2,000."""
+    check_split("mnist", split)
     root = data_root(root)
-    if profile == "quick":
+    if split == MNIST_TEST_CUT:
         images, labels = _mnist_split(root, "test", download)
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(QUICK_SPLIT_SEED))
         full = _mnist_tensors(images, labels)
@@ -240,15 +242,21 @@ def imagenet_folders(root: str | os.PathLike | None = None) -> tuple[Path, Path]
     return base / "train", base / "val"
 
 
-def load(name: str, profile: str = "quick", root: str | os.PathLike | None = None, download: bool = True) -> ImageData:
-    """Load a dataset by name for a profile (CIFAR has one split for both profiles)."""
+def check_split(name: str, split: str) -> str:
+    """``split`` if dataset ``name`` has it (:data:`SPLITS`), else a ``ValueError`` naming the ones it has."""
+    if name not in SPLITS:
+        raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(SPLITS)}")
+    if split not in SPLITS[name]:
+        raise ValueError(f"{name} has no split {split!r}: choose one of {', '.join(map(repr, SPLITS[name]))}")
+    return split
+
+
+def load(name: str, split: str = STANDARD, root: str | os.PathLike | None = None, download: bool = True) -> ImageData:
+    """Load a dataset by name and split (:data:`SPLITS`: ``"standard"``, or MNIST's ``"test-8k/2k"``)."""
+    check_split(name, split)
     if name == "mnist":
-        return load_mnist(profile, root, download)
+        return load_mnist(split, root, download)
     if name in CIFAR_STATS:
-        check_profile(profile)
         return load_cifar(name, root, download)
-    if name == "fashion_mnist":
-        check_profile(profile)
-        return load_fashion_mnist(root, download)
-    raise ValueError(f"unknown dataset {name!r}: choose one of mnist, fashion_mnist, {', '.join(CIFAR_STATS)}")
+    return load_fashion_mnist(root, download)
 

@@ -282,11 +282,14 @@ def test_the_code_hash_follows_the_imports_of_the_experiment(tmp_path, monkeypat
     before = versions()
     assert "weightspace.core" in results.scope_modules("a.t1") and "weightspace.b.model" in results.scope_modules("b.t1")
     for rel, text in (("plotting.py", "x = 2\n"), ("a/reference.py", "v = 2\n"), ("unused.py", "x = 2\n"),
-                      ("experiments/a/t2.py", '"""Section 2, reworded."""\nfrom . import t1\n')):
+                      ("experiments/a/t2.py", '"""Section 2."""\nfrom . import t1\nSTEPS = 2\n')):
         _package(tmp_path, {rel: text})
         after = versions()
         assert after["a.t1"] == before["a.t1"] and after["b.t1"] == before["b.t1"], rel
     assert after["a.t2"] != before["a.t2"], "a section's own source is part of its hash"
+    for text in ('"""Core values, reworded."""\nx = 1  # a comment\n\n', "# header\nx = 1\n"):
+        _package(tmp_path, {"core.py": text})  # a docstring, a comment, a blank line: nothing that computes
+        assert versions() == after, text
     _package(tmp_path, {"core.py": "x = 3\n"})  # a function the experiment calls, two imports away
     changed = versions()
     assert changed["a.t1"] != after["a.t1"] and changed["a"] != after["a"] and changed["b.t1"] == after["b.t1"]

@@ -13,12 +13,14 @@ import ast
 import contextvars
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import platform
 import subprocess
 import tempfile
 import time
+import tokenize
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -132,20 +134,42 @@ def scope_modules(scope: str | None) -> set[str]:
     return {m for m in _closure(roots) if _module_file(m).name not in PRESENTATIONAL}
 
 
+def _code(path: Path) -> str:
+    """The source of ``path`` less its docstrings, comments and blank lines: what can change what it computes.
+
+    Docstrings are found with :mod:`ast` and comments with :mod:`tokenize`, and cut by
+    line and column, so the rest stays byte for byte (the same on every Python version).
+    """
+    text = path.read_text()
+    lines = text.splitlines()
+    drop: set[int] = set()
+    for node in ast.walk(ast.parse(text, str(path))):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body and \
+                isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and \
+                isinstance(body[0].value.value, str):
+            drop.update(range(body[0].lineno - 1, body[0].end_lineno))
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type == tokenize.COMMENT:
+            row, col = token.start
+            lines[row - 1] = lines[row - 1][:col]
+    return "\n".join(line.rstrip() for i, line in enumerate(lines) if i not in drop and line.strip())
+
+
 @lru_cache(maxsize=None)
 def code_version(scope: str | None = None) -> str:
     """A hash of the source a result of ``scope`` depends on (see :func:`scope_modules`).
 
     It follows imports: editing a function the experiment calls changes it;
     editing another paper, another section, the plotting or the reference values
-    does not. The CPU kernels that :mod:`weightspace.isa` chooses enter
+    does not, nor does editing a docstring or a comment (:func:`_code`). The CPU kernels that :mod:`weightspace.isa` chooses enter
     :func:`config_hash` as a value instead of as source.
     """
     digest = hashlib.sha256()
     for module in sorted(scope_modules(scope)):
         path = _module_file(module)
         digest.update(path.relative_to(_PACKAGE_DIR).as_posix().encode())
-        digest.update(path.read_bytes())
+        digest.update(_code(path).encode())
     return digest.hexdigest()[:12]
 
 

@@ -19,8 +19,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-## Run every notebook in place (papermill is the only executor). The notebooks'
-## defaults are the quick profile; `make notebooks PROFILE=full` injects another.
+## Run every notebook in place (papermill is the only executor), keeping a committed
+## notebook whose cells come out unchanged (scripts/execute_notebook.py: papermill's
+## timings do not count), so re-running on stored results rewrites nothing. The
+## notebooks' defaults are the quick profile; `make notebooks PROFILE=full` injects another.
 ## Quick runs compute on one thread each, so two papers run at a time on two
 ## cores (JOBS=1: one at a time); a paper's notebooks run in order, since later
 ## sections reuse what earlier ones cached; the summary pages run last.
@@ -28,14 +30,11 @@ PROFILE_PARAM := $(if $(filter-out quick,$(PROFILE)),-p profile $(PROFILE))
 JOBS ?= $(if $(filter quick,$(PROFILE)),2,1)
 PAPERS := $(sort $(dir $(wildcard notebooks/*/*.ipynb)))
 SUMMARY_NOTEBOOKS := $(wildcard notebooks/*.ipynb)
-PAPERMILL = $(BIN)/papermill --log-level WARNING -k python3 $(PROFILE_PARAM)
+EXECUTE = $(BIN)/python scripts/execute_notebook.py $(PROFILE_PARAM)
 notebooks: $(STAMP)
 	@printf '%s\n' $(PAPERS) | xargs -P $(JOBS) -n 1 sh -c 'for nb in "$$0"*.ipynb; do \
-	  t0=$$(date +%s); $(PAPERMILL) --cwd "$$0" "$$nb" "$$nb" || exit 255; \
-	  echo "papermill $$nb: $$(($$(date +%s) - t0)) s"; done'
-	@for nb in $(SUMMARY_NOTEBOOKS); do \
-	  $(PAPERMILL) --cwd notebooks "$$nb" "$$nb" && echo "papermill $$nb" || exit 1; \
-	done
+	  $(EXECUTE) --cwd "$$0" "$$nb" || exit 255; done'
+	@for nb in $(SUMMARY_NOTEBOOKS); do $(EXECUTE) --cwd notebooks "$$nb" || exit 1; done
 
 ## Build the site from the committed notebooks (no execution); a warning fails it.
 ## --all re-reads every page, so a warning from an unchanged page still fails the build.

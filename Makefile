@@ -9,7 +9,7 @@ PROFILE ?= quick
 export TQDM_DISABLE ?= 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install notebooks html book test unit nbval seeds check-pages mathjax clean
+.PHONY: install notebooks html book test unit nbval seeds bench check-pages mathjax clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ test: unit nbval
 ## it arrives; stored results are skipped, so an interrupted run resumes.
 seeds: $(STAMP)
 	$(BIN)/python -m weightspace sweep all --seeds 1-2 --profile quick --backend ray
+
+## Time the library's hot paths against in-project baselines (one thread, interleaved) and
+## write results/bench/<device>.json; not part of `make test`. BENCH=nern runs only matching cases.
+bench: $(STAMP)
+	$(BIN)/python -m weightspace bench $(BENCH)
 
 ## Open every page of the built book in headless Chromium: images load, tables
 ## have rows, MathJax renders, nothing is fetched from outside the local server.

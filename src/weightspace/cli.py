@@ -1,4 +1,4 @@
-"""Command line: ``python -m weightspace list | run NAME | sweep TARGET... | kernels | claims``."""
+"""Command line: ``python -m weightspace list | run NAME | sweep TARGET... | show NAME | kernels | claims | bench``."""
 
 from __future__ import annotations
 
@@ -56,13 +56,21 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("names", nargs="*", help="experiments or papers (default: every quick experiment with claims)")
     check.add_argument("--recompute", action="store_true",
                        help="recompute seed 0 (nothing is written) and check it against the committed seeds' claims")
+    timing = sub.add_parser("bench", help="time the library's hot paths against in-project baselines "
+                                          "and write results/bench/<device>.json")
+    timing.add_argument("names", nargs="*", help="only the cases whose name contains one of these")
+    timing.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1: figures per core)")
+    timing.add_argument("--no-save", action="store_true", help="print only; write no results/bench file")
     args = parser.parse_args(argv)
 
     if args.command == "kernels":
         print(isa.describe())
         return 3 if args.pinnable and (isa.opted_out() or not isa.pinnable()) else 0
-    # The CPU kernels are chosen for the profile before torch is imported (it is, by the modules below).
-    isa.configure(getattr(args, "profile", "quick"))
+    # The CPU kernels are chosen for the profile before torch is imported (it is, by the modules below);
+    # a benchmark times the kernels the full profile computes with (the machine's own).
+    isa.configure("full" if args.command == "bench" else getattr(args, "profile", "quick"))
+    if args.command == "bench":
+        return _bench(args)
     from weightspace import experiments
     from weightspace.results import result_path
 
@@ -137,6 +145,24 @@ def _sweep(args: argparse.Namespace) -> int:
     for failure in report.failed:
         print(f"FAILED {failure.task}: {failure.error}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    """Run the benchmarks, one line per case as it finishes; 1 if a target is not met, 2 for bad arguments."""
+    from weightspace import bench
+
+    if args.threads < 1:
+        print(f"error: --threads {args.threads} is not allowed: it takes a positive whole number", file=sys.stderr)
+        return 2
+    try:
+        report = bench.run(names=args.names, threads=args.threads, progress=lambda t: print(bench.line(t), flush=True))
+    except KeyError as err:
+        print(f"error: {err.args[0]}", file=sys.stderr)
+        return 2
+    print(f"device: {report['device']}, {report['threads']} thread(s), torch {report['torch']}")
+    if not args.no_save:
+        print(f"wrote {bench.save(report)}")
+    return 0 if all(c["met"] for c in report["cases"]) else 1
 
 
 def _check_claims(targets: list[str], recompute: bool) -> int:

@@ -61,9 +61,10 @@ def checkpoints_dir() -> Path:
 
 
 # Modules that only present, schedule or describe results: editing them changes no number, so they are
-# left out of the code hash (``reference.py``: a paper's printed values and claims, in every paper package).
-PRESENTATIONAL = frozenset({"__main__.py", "cli.py", "claims.py", "isa.py", "plotting.py", "report.py", "sweep.py",
-                            "reference.py"})
+# left out of the code hash (``reference.py``: a paper's printed values and claims, ``bench.py``: its benchmark
+# cases, in every paper package).
+PRESENTATIONAL = frozenset({"__main__.py", "bench.py", "cli.py", "claims.py", "isa.py", "plotting.py", "report.py",
+                            "sweep.py", "reference.py"})
 
 
 def _module_file(module: str) -> Path | None:

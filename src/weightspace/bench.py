@@ -1,0 +1,189 @@
+"""Benchmarks: the library's hot paths timed against an in-project baseline, interleaved.
+
+Each paper package may define ``bench.py`` with ``CASES``, a list of :class:`Case`:
+what is timed (``ours``), the slower way it replaces (``baseline``: a brute-force
+loop, one network at a time, ...), both on inputs built once by ``setup``, and the
+target the project holds it to (a ratio ours / baseline, an absolute time, a
+rate). :func:`run` times every case on one thread by default (figures per core),
+ours and the baseline alternately so that a busy machine slows both alike, and
+reports medians, the ratio and whether each target is met; :func:`save` writes
+``results/bench/<device>.json``. ``python -m weightspace bench`` and ``make bench``
+run it; it is not part of ``make test`` (a benchmark, not a timed test).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from weightspace import isa
+from weightspace.results import _cpu_model, device_name, git_commit, results_dir
+
+PAPERS = ("neuron_embedding", "nern", "dws", "r2r")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark: ``ours`` and its ``baseline`` on the inputs that ``setup`` builds.
+
+    Args:
+        name: a short id, ``<paper>.<what>`` (e.g. ``nern.cross_filter_order_resnet56``).
+        what: one line for people.
+        setup: builds the inputs once (not timed); both callables receive them.
+        ours: the library's way.
+        baseline: the in-project way it is compared with (``None``: an absolute target only).
+        baseline_name: what the baseline is.
+        max_ratio: the target ``ours / baseline`` time, if any.
+        max_seconds: the target time of ``ours``, if any.
+        items: how many things one call of ``ours`` processes (INRs, kernels), for a rate.
+        unit: the rate's unit (``"INRs/s"``).
+        min_rate: the target rate, if any.
+        repeats: timed calls of each (after one untimed warm-up call).
+    """
+
+    name: str
+    what: str
+    setup: Callable[[], Any]
+    ours: Callable[[Any], Any]
+    baseline: Callable[[Any], Any] | None = None
+    baseline_name: str = ""
+    max_ratio: float | None = None
+    max_seconds: float | None = None
+    items: float | None = None
+    unit: str = ""
+    min_rate: float | None = None
+    repeats: int = 3
+
+
+@dataclass
+class Timing:
+    """The measured medians of one case and whether its targets are met."""
+
+    name: str
+    what: str
+    ours_s: float
+    baseline_s: float | None
+    baseline_name: str
+    ratio: float | None
+    rate: float | None
+    unit: str
+    targets: list[str] = field(default_factory=list)
+    met: bool = True
+
+
+def cases(papers: Sequence[str] = PAPERS) -> list[Case]:
+    """Every paper's ``CASES`` (its ``weightspace.<paper>.bench`` module, where it has one)."""
+    found: list[Case] = []
+    for paper in papers:
+        try:
+            module = importlib.import_module(f"weightspace.{paper}.bench")
+        except ModuleNotFoundError as err:
+            if err.name == f"weightspace.{paper}":
+                raise KeyError(f"unknown paper {paper!r}: choose from {', '.join(PAPERS)}") from err
+            if err.name != f"weightspace.{paper}.bench":
+                raise
+            continue  # a paper without benchmarks
+        found += module.CASES
+    return found
+
+
+def _time_once(fn: Callable[[Any], Any], inputs: Any) -> float:
+    started = time.perf_counter()
+    fn(inputs)
+    return time.perf_counter() - started
+
+
+def measure(case: Case) -> Timing:
+    """Time ``case``: a warm-up call of each, then ``repeats`` alternating timed calls; medians."""
+    inputs = case.setup()
+    case.ours(inputs)
+    if case.baseline is not None:
+        case.baseline(inputs)
+    ours, base = [], []
+    for _ in range(case.repeats):
+        ours.append(_time_once(case.ours, inputs))
+        if case.baseline is not None:
+            base.append(_time_once(case.baseline, inputs))
+    ours_s = statistics.median(ours)
+    base_s = statistics.median(base) if base else None
+    ratio = ours_s / base_s if base_s else None
+    rate = case.items / ours_s if case.items else None
+    targets, met = [], True
+    if case.max_ratio is not None:
+        targets.append(f"ours/baseline <= {case.max_ratio:g}")
+        met &= ratio is not None and ratio <= case.max_ratio
+    if case.max_seconds is not None:
+        targets.append(f"ours <= {case.max_seconds:g} s")
+        met &= ours_s <= case.max_seconds
+    if case.min_rate is not None:
+        targets.append(f">= {case.min_rate:g} {case.unit}")
+        met &= rate is not None and rate >= case.min_rate
+    return Timing(case.name, case.what, ours_s, base_s, case.baseline_name, ratio, rate, case.unit, targets, met)
+
+
+def run(papers: Sequence[str] = PAPERS, names: Sequence[str] = (), threads: int | None = 1,
+        progress: Callable[[Timing], None] | None = None) -> dict[str, Any]:
+    """Measure every case of ``papers`` (only those whose name contains one of ``names``, if given).
+
+    Runs on ``threads`` intra-op threads (1: figures per core; ``None``: torch's
+    default) and returns the report :func:`save` writes: the device, torch, the CPU
+    kernels, the commit and one :class:`Timing` per case.
+    """
+    chosen = [c for c in cases(papers) if not names or any(n in c.name for n in names)]
+    if not chosen:
+        raise KeyError(f"no benchmark matches {', '.join(names)}; cases: {', '.join(c.name for c in cases(papers))}")
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        timings = []
+        for case in chosen:
+            timings.append(measure(case))
+            if progress is not None:
+                progress(timings[-1])
+        device = device_name("cpu")
+    finally:
+        torch.set_num_threads(before)
+    return {"device": device, "cpu": _cpu_model(), "threads": threads or before, "torch": torch.__version__,
+            "cpu_isa": {"native": isa.native(), "kernels": isa.kernels()}, "git_commit": git_commit(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "cases": [asdict(t) for t in timings]}
+
+
+def device_slug(report: dict[str, Any]) -> str:
+    """A file name for the machine of ``report``: its CPU model and kernels, e.g. ``amd-epyc-7b13-avx2``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{report['cpu']} {report['cpu_isa']['kernels']}".lower()).strip("-")
+    return slug or "cpu"
+
+
+def save(report: dict[str, Any], folder: Path | None = None) -> Path:
+    """Write ``report`` to ``<folder or results/bench>/<device>.json`` (replacing that machine's last one)."""
+    folder = folder or results_dir() / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{device_slug(report)}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=1) + "\n")
+    tmp.chmod(0o644)
+    tmp.replace(path)
+    return path
+
+
+def line(t: Timing | dict[str, Any]) -> str:
+    """One printed line of a timing: ours, the baseline, the ratio, the rate and the verdict."""
+    t = t if isinstance(t, dict) else asdict(t)
+    parts = [f"{t['name']:42s} ours {t['ours_s']:8.3f} s"]
+    if t["baseline_s"] is not None:
+        parts.append(f"{t['baseline_name']} {t['baseline_s']:8.3f} s  ratio {t['ratio']:.3f}")
+    if t["rate"] is not None:
+        parts.append(f"{t['rate']:.2f} {t['unit']}")
+    if t["targets"]:
+        parts.append(f"[{'met' if t['met'] else 'NOT met'}: {'; '.join(t['targets'])}]")
+    return "  ".join(parts)

@@ -1,0 +1,55 @@
+"""Benchmarks: cases found per paper, ours and the baseline timed, targets judged, the report written."""
+
+import json
+import sys
+import time
+import types
+
+import pytest
+
+from weightspace import bench
+from weightspace.cli import main
+
+
+def _toy(monkeypatch, **changes):
+    module = types.ModuleType("weightspace.toypaper.bench")
+    module.CASES = [bench.Case(**{"name": "toypaper.sleep", "what": "a short sleep against a longer one",
+                                  "setup": lambda: 0.002, "ours": time.sleep,
+                                  "baseline": lambda s: time.sleep(4 * s), "baseline_name": "4x sleep",
+                                  "max_ratio": 0.6, "items": 10, "unit": "naps/s", "min_rate": 1.0, "repeats": 2,
+                                  **changes})]
+    monkeypatch.setitem(sys.modules, "weightspace.toypaper.bench", module)
+
+
+def test_a_case_is_timed_against_its_baseline_and_judged(monkeypatch):
+    _toy(monkeypatch)
+    (timing,) = bench.run(papers=["toypaper"])["cases"]
+    assert timing["ratio"] == pytest.approx(0.25, abs=0.15) and timing["met"]
+    assert timing["rate"] == pytest.approx(10 / timing["ours_s"])
+    _toy(monkeypatch, max_ratio=0.01)
+    (timing,) = bench.run(papers=["toypaper"])["cases"]
+    assert not timing["met"] and "ours/baseline <= 0.01" in timing["targets"]
+
+
+def test_papers_without_benchmarks_are_skipped_and_unknown_names_fail(monkeypatch):
+    _toy(monkeypatch)
+    assert [c.name for c in bench.cases(["toypaper", "neuron_embedding"])] == ["toypaper.sleep"]
+    with pytest.raises(KeyError, match="unknown paper 'no_such_paper'"):
+        bench.cases(["no_such_paper"])
+    with pytest.raises(KeyError, match="no benchmark matches zzz"):
+        bench.run(papers=["toypaper"], names=["zzz"])
+
+
+def test_the_report_is_written_per_device_and_the_cli_prints_each_case(monkeypatch, tmp_path, capsys):
+    _toy(monkeypatch)
+    monkeypatch.setattr(bench, "PAPERS", ("toypaper",))
+    monkeypatch.setattr(bench.run, "__defaults__", (("toypaper",), (), 1, None))
+    monkeypatch.setenv("WEIGHTSPACE_RESULTS", str(tmp_path))
+    assert main(["bench"]) == 0
+    out = capsys.readouterr().out
+    assert "toypaper.sleep" in out and "met: ours/baseline <= 0.6" in out
+    (path,) = (tmp_path / "bench").glob("*.json")
+    report = json.loads(path.read_text())
+    assert report["threads"] == 1 and report["cases"][0]["name"] == "toypaper.sleep"
+    assert path.stem == bench.device_slug(report) and path.stat().st_mode & 0o777 == 0o644
+    assert main(["bench", "--threads", "0"]) == 2

@@ -185,3 +185,30 @@ def test_interpolating_the_first_hidden_layer_only_moves_its_neurons_alone():
         assert all(torch.equal(everything[k][0], v.detach()) for k, v in b.named_parameters())
     with pytest.raises(ValueError, match="hidden layer, 1..2; got 3"):
         layer_parameters(a, 3)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"steps": 0}, "fit steps must be a positive whole number, got 0"),
+    ({"lr": float("nan")}, "fit learning rate must be a finite positive number"),
+    ({"plateau_factor": 1.5}, "plateau factor must lie in \\(0, 1\\)"),
+    ({"plateau_patience": -1}, "plateau patience must be a whole number >= 0"),
+])
+def test_bad_fit_settings_fail_clearly(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fit_embeddings(FCNet((10, 8, 3), "emb", 4), FCNet((10, 8, 3), "direct"), **{"steps": 1, **kwargs})
+
+
+def test_the_plateau_schedule_halves_the_learning_rate_after_its_patience():
+    torch.manual_seed(0)
+    reference, model = FCNet((10, 8, 3), "direct"), FCNet((10, 8, 3), "emb", 1)
+    calls = []
+    step = torch.optim.Adam.step
+
+    def spy(self, *a, **k):
+        calls.append(self.param_groups[0]["lr"])
+        return step(self, *a, **k)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(torch.optim.Adam, "step", spy)
+        fit_embeddings(model, reference, steps=400, lr=0.5, plateau_factor=0.25, plateau_patience=3)
+    assert min(calls) < 0.5 and all(lr in {0.5 * 0.25**k for k in range(40)} for lr in calls)

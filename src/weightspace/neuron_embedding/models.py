@@ -4,8 +4,7 @@
 direct 1x1 pointwise part. ``emb``: the pointwise part and every fully
 connected layer generated from neuron embeddings (eq. 1-2). All models use
 ReLU everywhere except the output; convolutional models use BatchNorm without
-affine parameters or running statistics, as the authors' models do
-(IMPLEMENTATION_NOTES.md §1).
+affine parameters or running statistics, as the authors' models do.
 """
 
 from __future__ import annotations
@@ -200,7 +199,7 @@ class Residual(nn.Module):
 
 
 class ResNet9(EncodedModel):
-    """The neuron-embedding paper's ResNet9 for CIFAR-10 (IMPLEMENTATION_NOTES.md §1).
+    """The neuron-embedding paper's ResNet9 for CIFAR-10 (Table 1), as the authors' code builds it.
 
     Not David Page's network: prep conv 64, conv 128 + max-pool, residual (2 convs),
     conv 256 + pool, conv 256 + pool, residual (2 convs), global average pool,

@@ -8,6 +8,7 @@ model is called through ``torch.func.vmap`` + ``functional_call``.
 
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import torch
@@ -37,25 +38,37 @@ def weight_mse(model: FCNet, reference: FCNet) -> float:
 
 
 def fit_embeddings(model: FCNet, reference: FCNet, steps: int = 2000, lr: float = 2e-3, *,
-                   freeze_inputs: bool = False, plateau: bool = True, desc: str = "fit") -> list[float]:
+                   freeze_inputs: bool = False, plateau: bool = True, plateau_factor: float = 0.5,
+                   plateau_patience: int = 100, desc: str = "fit") -> list[float]:
     """Fit an ``emb`` network's embeddings to a ``direct`` reference by eq. 4 (Adam, Section 4.2).
 
     Biases are per-neuron and copied from the reference. ``freeze_inputs`` keeps the
     input embeddings fixed (the crossover experiment shares them between models).
-    ``plateau`` adds the authors' ReduceLROnPlateau(0.5, patience 100).
+    ``plateau`` adds the authors' ReduceLROnPlateau (the learning rate times
+    ``plateau_factor`` after ``plateau_patience`` steps without improvement).
     Returns the loss per step.
     """
     if model.encoding != "emb" or reference.encoding != "direct":
         raise ValueError("fit_embeddings fits an 'emb' FCNet to a 'direct' FCNet")
     if model.sizes != reference.sizes:
         raise ValueError(f"layer sizes differ: {model.sizes} vs {reference.sizes}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"fit steps must be a positive whole number, got {steps!r}")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"fit learning rate must be a finite positive number, got {lr!r}")
+    if plateau and not 0 < plateau_factor < 1:
+        raise ValueError(f"plateau factor must lie in (0, 1), got {plateau_factor!r}")
+    if plateau and (isinstance(plateau_patience, bool) or not isinstance(plateau_patience, int)
+                    or plateau_patience < 0):
+        raise ValueError(f"plateau patience must be a whole number >= 0, got {plateau_patience!r}")
     target = [w.detach() for w in reference.weights()]
     with torch.no_grad():
         for s, b in zip(model.neurons[1:], reference.biases()):
             s.bias.copy_(b)
     params = [s.embedding for s in model.neurons[int(freeze_inputs):]]
     opt = torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=100) if plateau else None
+    sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=plateau_factor, patience=plateau_patience)
+             if plateau else None)
     losses = []
     for _ in tqdm(range(steps), desc=desc, leave=False):
         loss = weight_loss(model, target)

@@ -5,8 +5,11 @@ import torch
 
 from weightspace import experiments
 from weightspace.data import DatasetNotFoundError, ImageData, Split
-from weightspace.experiments.neuron_embedding import table1
+from weightspace.experiments.neuron_embedding import cross_model, table1, table2
+from weightspace.neuron_embedding import training
 from weightspace.training import TrainConfig
+
+NEURON_EMBEDDING = [f"neuron_embedding.{s}" for s in ("table1", "table2", "cross_model")]
 
 
 def _fake(name, n_train=64, n_eval=32):
@@ -26,7 +29,7 @@ def test_every_config_is_a_valid_recipe(name, profile):
 
 
 def test_full_table1_path_runs_resnet9_rows_on_cifar_shaped_data(isolated, monkeypatch):
-    monkeypatch.setattr(table1.datasets, "load", lambda name, profile: _fake(name))
+    monkeypatch.setattr(table1.datasets, "load", lambda name, split: _fake(name))
     tiny = {"steps": 2, "batch_size": 16, "lr": 2e-4, "optimizer": "sgd", "schedule": "linear", "eval_every": 1}
     cfg = experiments.config("neuron_embedding.table1", "full")
     result = experiments.run("neuron_embedding.table1", "full",
@@ -36,12 +39,12 @@ def test_full_table1_path_runs_resnet9_rows_on_cifar_shaped_data(isolated, monke
     assert len(rows) == 10
     for row in ("resnet9-direct", "resnet9-sep", "resnet9-emb"):
         assert rows[row]["status"] == "" and 0 <= rows[row]["accuracy"] <= 100
-    assert rows["fc2-direct"]["status"].startswith("not run")
-    assert rows["resnet9-emb"]["parameters"] == 98298
+    assert rows["fc2-direct"]["status"].startswith("not run") and rows["fc2-direct"]["accuracy"] is None
+    assert rows["fc2-direct"]["parameters"] == 318010 and rows["resnet9-emb"]["parameters"] == 98298
 
 
 def test_table1_without_its_data_stops_before_training_and_writes_nothing(isolated, monkeypatch):
-    def missing(name, profile):
+    def missing(name, split):
         raise DatasetNotFoundError(f"{name} not found: set WEIGHTSPACE_DATA")
 
     monkeypatch.setattr(table1.datasets, "load", missing)
@@ -56,9 +59,7 @@ def test_unknown_table1_row_fails_clearly(isolated):
 
 
 def test_cross_model_endpoints_are_the_two_networks(isolated, monkeypatch):
-    from weightspace.experiments.neuron_embedding import cross_model
-
-    monkeypatch.setattr(cross_model.datasets, "load_mnist", lambda profile: _fake("mnist", 256, 200))
+    monkeypatch.setattr(cross_model.datasets, "load", lambda name, split: _fake(name, 256, 200))
     ref = {"steps": 8, "batch_size": 32, "lr": 0.01, "optimizer": "adam", "schedule": "one_cycle", "eval_every": 4}
     result = experiments.run("neuron_embedding.cross_model", reference=ref, fit_steps=20, repeats=3,
                              fractions=[0.0, 0.5, 1.0], alphas=[0.0, 0.5, 1.0])
@@ -72,9 +73,7 @@ def test_cross_model_endpoints_are_the_two_networks(isolated, monkeypatch):
 
 
 def test_table2_rows_follow_the_dimensions(isolated, monkeypatch):
-    from weightspace.experiments.neuron_embedding import table2
-
-    monkeypatch.setattr(table2.datasets, "load_mnist", lambda profile: _fake("mnist", 256, 64))
+    monkeypatch.setattr(table2.datasets, "load", lambda name, split: _fake(name, 256, 64))
     ref = {"steps": 4, "batch_size": 32, "lr": 0.01, "optimizer": "adam", "schedule": "one_cycle", "eval_every": 2}
     result = experiments.run("neuron_embedding.table2", reference=ref, fit_steps=30, dims=[16, 4])
     rows = {r["row"]: r for r in result.tables["table2"]}
@@ -96,11 +95,99 @@ def test_full_table1_recipes_are_the_authors():
 def test_table1_selects_on_held_out_training_images_and_reports_the_test_split():
     x, y = torch.randn(30, 1, 4, 4), torch.arange(30) % 10
     data = ImageData("toy", Split(x[:20], y[:20]), Split(x[20:], y[20:]), 10, {})
-    select, report = table1.selection_split(data, 5)
+    select, report = training.selection_split(data, 5)
     assert (len(select.train), len(select.eval), len(report)) == (15, 5, 10)
     assert report is data.eval
     together = torch.cat([select.train.x, select.eval.x])
     assert torch.equal(together.sort(0).values, data.train.x.sort(0).values), "every training image used once"
-    flipped = table1.flip_horizontally(x, torch.Generator().manual_seed(0))
+    flipped = training.flip_horizontally(x, torch.Generator().manual_seed(0))
     mirrored = [torch.equal(f, xi.flip(-1)) for f, xi in zip(flipped, x)]
     assert all(m or torch.equal(f, xi) for m, f, xi in zip(mirrored, flipped, x)) and 5 < sum(mirrored) < 25
+
+
+@pytest.mark.parametrize("name", NEURON_EMBEDDING)
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_every_config_names_its_data_split(name, profile):
+    from weightspace.data import check_split
+
+    cfg = experiments.config(name, profile)
+    splits = cfg["split"] if isinstance(cfg["split"], dict) else {cfg["dataset"]: cfg["split"]}
+    for dataset, split in splits.items():
+        check_split(dataset, split)
+    assert ("test-8k/2k" in splits.values()) == (profile == "quick"), "quick runs the 8k/2k cut of MNIST's test set"
+
+
+def test_shared_presets_are_one_object_picked_by_name():
+    from weightspace.experiments.neuron_embedding._presets import FIT, RECIPES, recipe
+
+    for profile, name in (("quick", "mnist-quick"), ("full", "mnist")):
+        assert experiments.config("neuron_embedding.table2", profile)["reference"] == RECIPES[name]
+        assert experiments.config("neuron_embedding.cross_model", profile)["reference"] == RECIPES[name]
+        assert experiments.config("neuron_embedding.table1", profile)["recipes"]["mnist-fc"] == RECIPES[name]
+        for section in ("table2", "cross_model"):
+            cfg = experiments.config(f"neuron_embedding.{section}", profile)
+            assert {k: cfg[k] for k in FIT} == FIT
+    with pytest.raises(KeyError, match="unknown training recipe 'mnist-slow'.*mnist-quick"):
+        recipe("mnist-slow")
+
+
+def test_table1_rows_left_out_by_the_config_are_listed_with_their_counts(isolated, monkeypatch):
+    monkeypatch.setattr(table1.datasets, "load", lambda name, split: _fake(name))
+    tiny = {"steps": 2, "batch_size": 16, "lr": 0.01, "optimizer": "adam", "schedule": "one_cycle", "eval_every": 1}
+    cfg = experiments.config("neuron_embedding.table1", "quick")
+    result = experiments.run("neuron_embedding.table1", rows=["fc2-emb"],
+                             recipes={**cfg["recipes"], "mnist-fc": tiny})
+    rows = {r["row"]: r for r in result.tables["table1"]}
+    assert list(rows) == list(table1.TABLE1_MODELS)
+    assert rows["fc2-emb"]["status"] == "" and rows["fc2-emb"]["best_step"] in (1, 2)
+    assert rows["resnet9-emb"]["status"] == "not run: not among the config's rows (needs CIFAR10)"
+    assert "quick" not in rows["fc2-direct"]["status"], "the status follows the config, not the profile"
+    assert result.metrics["fc2-direct"] is None and result.metrics["fc2-emb"] == rows["fc2-emb"]["accuracy"]
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"rows": ["resnet9-emb"]}, "setting 'split' = .* has no split for 'cifar10', which rows \\['resnet9-emb'\\]"),
+    ({"split": {"mnist": "test-5k"}}, "mnist has no split 'test-5k'"),
+    ({"recipes": {"mnist-fc": {"steps": 2, "batch_size": 16, "lr": 0.01}}}, "setting 'recipes' has no entry "
+     "'mnist-conv', which rows \\['conv-direct', 'conv-sep', 'conv-emb'\\] need"),
+    ({"loss": {"mnist-fc": "max", "mnist-conv": "mean"}}, "'loss.mnist-fc' is not allowed: loss reduction"),
+])
+def test_table1_bad_settings_fail_before_loading_data(isolated, monkeypatch, overrides, message):
+    def never(name, split):
+        raise AssertionError("data loaded before the settings were checked")
+
+    monkeypatch.setattr(table1.datasets, "load", never)
+    with pytest.raises(ValueError, match=message):
+        experiments.run("neuron_embedding.table1", **overrides)
+
+
+def test_table2_repeated_dimension_fails_before_training(isolated, monkeypatch):
+    monkeypatch.setattr(table2.datasets, "load", lambda name, split: _fake(name))
+    with pytest.raises(ValueError, match="setting 'dims' = \\[8, 4, 8\\] repeats \\[8\\]"):
+        experiments.run("neuron_embedding.table2", dims=[8, 4, 8])
+
+
+def test_trained_reference_is_cached_by_its_inputs_not_the_profile(isolated, monkeypatch):
+    from weightspace.results import Checkpoint
+
+    data = _fake("mnist", 64, 32)
+    recipe = {"steps": 4, "batch_size": 16, "lr": 0.01, "optimizer": "adam", "schedule": "one_cycle", "eval_every": 2}
+    calls = []
+    train = training.train_classifier
+    monkeypatch.setattr(training, "train_classifier", lambda *a, **k: calls.append(1) or train(*a, **k))
+    tags = []
+
+    def checkpoint(tag):
+        tags.append(tag)
+        return Checkpoint(isolated / "checkpoints" / f"{tag}.pt")
+
+    net, outcome = training.trained_reference(data, recipe, 3, torch.device("cpu"), checkpoint)
+    again, cached = training.trained_reference(data, recipe, 3, torch.device("cpu"), checkpoint)
+    assert len(calls) == 1 and tags == ["reference-seed3"], "trained once, then loaded"
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
+    assert (cached.accuracy, cached.best_step, len(cached.curve)) == (outcome.accuracy, outcome.best_step, 2)
+    assert not net.training
+    training.trained_reference(data, recipe, 4, torch.device("cpu"), checkpoint)
+    assert len(calls) == 2, "another seed is another network"
+    with pytest.raises(ValueError, match="unknown optimizer 'adagrad'"):
+        training.trained_reference(data, {**recipe, "optimizer": "adagrad"}, 3, torch.device("cpu"), checkpoint)

@@ -20,24 +20,47 @@ it is fitted to the source), so both have a common input basis.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from weightspace import data as datasets
 from weightspace.experiments import Outputs, RunContext, seed_everything
-from weightspace.experiments.neuron_embedding import mnist_recipe, trained_reference
+from weightspace.experiments.neuron_embedding._presets import FIT, fit_arguments, recipe
 from weightspace.neuron_embedding.models import FC2_SIZES, FCNet
+from weightspace.neuron_embedding.training import trained_reference
 from weightspace.neuron_embedding.transfer import accuracy_of_states, crossover_states, fit_embeddings, interpolate
+from weightspace.tables import Row, Table
 from weightspace.training import evaluate
 
 TITLE = "Neuron embeddings, Table 3 and Figs. 3-4: interpolation and neuron transplant"
 
 
 def config(profile: str) -> dict[str, Any]:
-    return {"reference": mnist_recipe(profile), "dim": 64, "fit_steps": 2000, "fit_lr": 0.002, "plateau": True,
+    quick = profile == "quick"
+    return {"dataset": "mnist", "split": datasets.MNIST_TEST_CUT if quick else datasets.STANDARD,
+            "reference": recipe("mnist-quick" if quick else "mnist"), "dim": 64, **FIT,
             "alphas": [round(0.05 * i, 2) for i in range(21)], "fractions": [round(0.1 * i, 1) for i in range(11)],
             "repeats": 10}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrossoverRow(Row):
+    """One row of Table 3 (``row``: the encoding, ``direct`` or ``emb``): accuracies (%).
+
+    ``target``, ``source``: the two networks; ``crossover_50``, ``crossover_100``: the
+    target with 50% / 100% of its hidden neurons taken from the source, mean over
+    the repeats (``None`` when ``fractions`` leaves that fraction out).
+    """
+
+    target: float
+    source: float
+    crossover_50: float | None = None
+    crossover_100: float | None = None
+
+
+TABLES = {"table3": Table(CrossoverRow, rows=("direct", "emb"))}
 
 
 def _interval(acc: torch.Tensor) -> tuple[float, float]:
@@ -48,18 +71,16 @@ def _interval(acc: torch.Tensor) -> tuple[float, float]:
 
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
-    data = datasets.load_mnist(ctx.profile).to(ctx.device)
+    data = datasets.load(cfg["dataset"], cfg["split"]).to(ctx.device)
     direct, emb = {}, {}
     for k, role in enumerate(("target", "source")):
-        direct[role], _ = trained_reference(ctx, data, cfg["reference"], seed=ctx.seed * 1000 + k)
+        direct[role], _ = trained_reference(data, cfg["reference"], ctx.seed * 1000 + k, ctx.device, ctx.checkpoint)
     seed_everything(ctx.seed * 1000)
     emb["target"] = FCNet(FC2_SIZES, "emb", cfg["dim"]).to(ctx.device)
-    fit_embeddings(emb["target"], direct["target"], cfg["fit_steps"], cfg["fit_lr"], plateau=cfg["plateau"],
-                   desc="fit target")
+    fit_embeddings(emb["target"], direct["target"], **fit_arguments(cfg), desc="fit target")
     seed_everything(ctx.seed * 1000 + 1)
     emb["source"] = FCNet(FC2_SIZES, "emb", cfg["dim"], inputs=emb["target"].neurons[0]).to(ctx.device)
-    fit_embeddings(emb["source"], direct["source"], cfg["fit_steps"], cfg["fit_lr"], freeze_inputs=True,
-                   plateau=cfg["plateau"], desc="fit source")
+    fit_embeddings(emb["source"], direct["source"], **fit_arguments(cfg), freeze_inputs=True, desc="fit source")
 
     fractions, repeats = cfg["fractions"], cfg["repeats"]
     table, curves = [], {"alphas": cfg["alphas"], "fractions": fractions}
@@ -77,8 +98,8 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         curves[f"crossover_{name}_ci95"] = [h for _, h in stats]
         curves[f"crossover_{name}_all"] = acc.tolist()
         at = {f: stats[i][0] for i, f in enumerate(fractions)}
-        table.append({"row": name, "target": evaluate(nets["target"], data.eval)[0],
-                      "source": evaluate(nets["source"], data.eval)[0],
-                      "crossover_50": at.get(0.5), "crossover_100": at.get(1.0)})
-    return Outputs(metrics={f"{r['row']}_{k}": r[k] for r in table for k in ("crossover_50", "crossover_100")},
+        table.append(CrossoverRow(row=name, target=evaluate(nets["target"], data.eval)[0],
+                                  source=evaluate(nets["source"], data.eval)[0],
+                                  crossover_50=at.get(0.5), crossover_100=at.get(1.0)))
+    return Outputs(metrics={f"{r.row}_{k}": getattr(r, k) for r in table for k in ("crossover_50", "crossover_100")},
                    tables={"table3": table}, curves=curves, data=data.description)

@@ -9,9 +9,11 @@ cross-entropy (512 times the mean's gradient), random horizontal flips, 2000 ste
 
 ``full`` selects the best step on 10,000 training images held out for it (the
 authors' 50k / 10k split) and reports that step's test accuracy; ``quick`` trains
-the seven MNIST rows for a few hundred steps on the offline 8,000-image split and
-selects on the 2,000 images it reports (the quick profile has no other split).
-The ResNet9 rows need CIFAR-10 and run at ``full``; a run whose rows need data
+the seven MNIST rows for a few hundred steps on the 8,000-image split of the
+MNIST test set and selects on the 2,000 images it reports (that split has no
+other). The config's ``rows`` are the rows a run trains; the others are listed
+with their parameter counts and a status saying they did not run. The ResNet9
+rows need CIFAR-10 and are among the ``full`` rows; a run whose rows need data
 that is missing stops before training anything, naming the files and
 ``WEIGHTSPACE_DATA`` (``--set rows=[...]`` runs the MNIST rows alone).
 """
@@ -19,79 +21,94 @@ that is missing stops before training anything, naming the files and
 from __future__ import annotations
 
 import time
-from functools import partial
+from dataclasses import asdict, dataclass
 from typing import Any
 
-import torch
-import torch.nn.functional as F
-
 from weightspace import data as datasets
-from weightspace.data import ImageData, Split
 from weightspace.experiments import Outputs, RunContext, seed_everything
-from weightspace.experiments.neuron_embedding import mnist_recipe
+from weightspace.experiments.neuron_embedding._presets import recipe
 from weightspace.neuron_embedding.models import TABLE1_MODELS, build, paper_parameter_count
-from weightspace.training import Objective, TrainConfig, evaluate, train_classifier
+from weightspace.neuron_embedding.training import cross_entropy, flip_horizontally, selection_split
+from weightspace.tables import Row, Table
+from weightspace.training import TrainConfig, evaluate, train_classifier
 
 TITLE = "Neuron embeddings, Table 1: training from random initialisation"
 MNIST_ROWS = [r for r, (ds, _) in TABLE1_MODELS.items() if ds == "mnist"]
 
 
 def config(profile: str) -> dict[str, Any]:
-    mnist = mnist_recipe(profile)
-    cifar = {"steps": 2000, "batch_size": 512, "lr": 2e-4, "optimizer": "sgd", "schedule": "linear",
-             "eval_every": 100, "momentum": 0.9, "nesterov": True, "weight_decay": 0.512}
     losses = {"mnist-fc": "mean", "mnist-conv": "mean", "cifar10": "sum"}
     flips = {"mnist-fc": False, "mnist-conv": False, "cifar10": True}
     if profile == "quick":
-        conv = {**mnist, "steps": 80, "batch_size": 100, "eval_every": 40}
-        return {"rows": MNIST_ROWS, "dim_fc": 64, "dim_conv": 48, "selection_holdout": 0,
-                "recipes": {"mnist-fc": mnist, "mnist-conv": conv, "cifar10": cifar}, "loss": losses, "flip": flips}
-    return {"rows": list(TABLE1_MODELS), "dim_fc": 64, "dim_conv": 48, "selection_holdout": 10_000,
-            "recipes": {"mnist-fc": mnist, "mnist-conv": mnist, "cifar10": cifar}, "loss": losses, "flip": flips}
+        return {"rows": MNIST_ROWS, "split": {"mnist": datasets.MNIST_TEST_CUT}, "dim_fc": 64, "dim_conv": 48,
+                "selection_holdout": 0,
+                "recipes": {"mnist-fc": recipe("mnist-quick"), "mnist-conv": recipe("mnist-conv-quick"),
+                            "cifar10": recipe("cifar10")},
+                "loss": losses, "flip": flips}
+    return {"rows": list(TABLE1_MODELS), "split": {"mnist": datasets.STANDARD, "cifar10": datasets.STANDARD},
+            "dim_fc": 64, "dim_conv": 48, "selection_holdout": 10_000,
+            "recipes": {"mnist-fc": recipe("mnist"), "mnist-conv": recipe("mnist"), "cifar10": recipe("cifar10")},
+            "loss": losses, "flip": flips}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Table1Row(Row):
+    """One row of Table 1: a model (``row``, a key of ``TABLE1_MODELS``) trained from random initialisation.
+
+    ``parameters``: as the paper counts them (the embeddings only for the fully
+    connected embedding models), ``parameters_all``: every parameter. The rest is
+    ``None`` for a row the config does not run (``status`` says so): ``accuracy``
+    (%) and ``loss`` on the reported split at the best step ``best_step``, chosen by
+    ``selection_accuracy`` on the selection split; ``train_time_s``: wall time.
+    """
+
+    dataset: str
+    parameters: int
+    parameters_all: int
+    accuracy: float | None = None
+    loss: float | None = None
+    best_step: int | None = None
+    selection_accuracy: float | None = None
+    train_time_s: float | None = None
+
+
+TABLES = {"table1": Table(Table1Row, rows=tuple(TABLE1_MODELS))}
 
 
 def _key(row: str) -> str:
+    """The recipe (and loss, flip) key of a Table 1 row."""
     dataset = TABLE1_MODELS[row][0]
     return "cifar10" if dataset == "cifar10" else ("mnist-fc" if row.startswith("fc") else "mnist-conv")
 
 
-def _objective(reduction: str) -> Objective:
-    """Cross-entropy with ``reduction`` ``mean`` or ``sum`` (the authors' CIFAR-10 loss), scored by accuracy."""
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"loss reduction must be 'mean' or 'sum', got {reduction!r}")
-    return Objective(loss=partial(F.cross_entropy, reduction=reduction))
-
-
-def flip_horizontally(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Each image mirrored left-right with probability 1/2 (the authors' CIFAR-10 augmentation)."""
-    mirror = (torch.rand(len(x), generator=generator) < 0.5).to(x.device)
-    return torch.where(mirror.view(-1, 1, 1, 1), x.flip(-1), x)
-
-
-def selection_split(data: ImageData, holdout: int, seed: int = 0) -> tuple[ImageData, Split]:
-    """``data`` with ``holdout`` training images moved to its evaluation split (where the best step is chosen),
-    and the split to report: the test split. ``holdout=0`` selects on the reported split itself."""
-    if holdout == 0:
-        return data, data.eval
-    if not 0 < holdout < len(data.train):
-        raise ValueError(f"selection_holdout must lie in [0, {len(data.train)}), got {holdout}")
-    order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(seed)).to(data.train.y.device)
-    fit, held = order[:-holdout], order[-holdout:]
-    select = ImageData(data.name, Split(data.train.x[fit], data.train.y[fit]),
-                       Split(data.train.x[held], data.train.y[held]), data.num_classes, data.description)
-    return select, data.eval
-
-
-def _recipe(cfg: dict[str, Any], row: str) -> TrainConfig:
-    return TrainConfig(**cfg["recipes"][_key(row)])
-
-
-def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
+def _check(cfg: dict[str, Any]) -> None:
+    """Clear errors for rows, splits, recipes, losses and flips the config lacks, before any data is loaded."""
     unknown = [r for r in cfg["rows"] if r not in TABLE1_MODELS]
     if unknown:
         raise ValueError(f"unknown Table 1 rows {unknown}: choose from {', '.join(TABLE1_MODELS)}")
-    loaded = {dataset: datasets.load(dataset, ctx.profile).to(ctx.device)  # missing data stops the run here
+    for dataset in dict.fromkeys(TABLE1_MODELS[r][0] for r in cfg["rows"]):
+        if dataset not in cfg["split"]:
+            raise ValueError(f"setting 'split' = {cfg['split']!r} has no split for {dataset!r}, which rows "
+                             f"{[r for r in cfg['rows'] if TABLE1_MODELS[r][0] == dataset]} need "
+                             f"(its splits: {', '.join(map(repr, datasets.SPLITS[dataset]))})")
+        datasets.check_split(dataset, cfg["split"][dataset])
+    for key in dict.fromkeys(_key(r) for r in cfg["rows"]):
+        for setting in ("recipes", "loss", "flip"):
+            if key not in cfg[setting]:
+                raise ValueError(f"setting {setting!r} has no entry {key!r}, which rows "
+                                 f"{[r for r in cfg['rows'] if _key(r) == key]} need")
+        try:
+            TrainConfig(**cfg["recipes"][key])
+            cross_entropy(cfg["loss"][key])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"setting 'recipes.{key}' or 'loss.{key}' is not allowed: {err}") from err
+
+
+def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
+    _check(cfg)
+    loaded = {dataset: datasets.load(dataset, cfg["split"][dataset]).to(ctx.device)  # missing data stops here
               for dataset in dict.fromkeys(TABLE1_MODELS[r][0] for r in cfg["rows"])}
+    splits = {name: selection_split(d, cfg["selection_holdout"]) for name, d in loaded.items()}
     progress = ctx.checkpoint("rows")
     done: dict[str, Any] = progress.load() or {"table": {}, "curves": {}}
     table, curves = [], {}
@@ -100,31 +117,30 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         dim = cfg["dim_fc"] if row.startswith("fc") else cfg["dim_conv"]
         seed_everything(ctx.seed * 1000 + i)
         model = build(row, dim)
-        record = {"row": row, "dataset": dataset, "parameters": paper_parameter_count(model),
+        counts = {"row": row, "dataset": dataset, "parameters": paper_parameter_count(model),
                   "parameters_all": sum(p.numel() for p in model.parameters())}
         if row not in cfg["rows"]:
-            table.append({**record, "status": f"not run at the {ctx.profile} profile (needs {dataset.upper()})"})
+            table.append(Table1Row(**counts, status=f"not run: not among the config's rows (needs {dataset.upper()})"))
             continue
         if row in done["table"]:
-            table.append(done["table"][row])
+            table.append(Table1Row(**done["table"][row]))
             curves[row] = done["curves"][row]
             continue
         model.to(ctx.device)
         started = time.time()
-        select, report = selection_split(loaded[dataset], cfg["selection_holdout"])
+        select, report = splits[dataset]
         key = _key(row)
-        out = train_classifier(model, select, _recipe(cfg, row), seed=ctx.seed * 1000 + i,
-                               checkpoint=ctx.checkpoint(row), desc=row, objective=_objective(cfg["loss"][key]),
+        out = train_classifier(model, select, TrainConfig(**cfg["recipes"][key]), seed=ctx.seed * 1000 + i,
+                               checkpoint=ctx.checkpoint(row), desc=row, objective=cross_entropy(cfg["loss"][key]),
                                augment=flip_horizontally if cfg["flip"][key] else None)
         accuracy, loss = (out.accuracy, out.loss) if report is select.eval else evaluate(model, report)
-        record.update({"accuracy": accuracy, "loss": loss, "best_step": out.best_step,
-                       "selection_accuracy": out.accuracy, "train_time_s": round(time.time() - started, 1),
-                       "status": ""})
+        record = Table1Row(**counts, accuracy=accuracy, loss=loss, best_step=out.best_step,
+                           selection_accuracy=out.accuracy, train_time_s=round(time.time() - started, 1))
         table.append(record)
         curves[row] = out.curve
-        done["table"][row], done["curves"][row] = record, out.curve
+        done["table"][row], done["curves"][row] = asdict(record), out.curve
         progress.save(done)
     progress.remove()
-    return Outputs(metrics={r["row"]: r.get("accuracy") for r in table}, tables={"table1": table}, curves=curves,
+    return Outputs(metrics={r.row: r.accuracy for r in table}, tables={"table1": table}, curves=curves,
                    data={"split": "; ".join(d.description["split"] for d in loaded.values()),
                          "datasets": {name: d.description for name, d in loaded.items()}})

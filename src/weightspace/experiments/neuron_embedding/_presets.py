@@ -37,6 +37,7 @@ def recipe(name: str) -> dict[str, Any]:
 
 
 def fit_arguments(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of :func:`~weightspace.neuron_embedding.transfer.fit_embeddings` from a config's :data:`FIT` settings."""
+    """The keyword arguments of :func:`~weightspace.neuron_embedding.transfer.fit_embeddings` from a config's
+    :data:`FIT` settings."""
     return {"steps": cfg["fit_steps"], "lr": cfg["fit_lr"], "plateau": cfg["plateau"],
             "plateau_factor": cfg["plateau_factor"], "plateau_patience": cfg["plateau_patience"]}

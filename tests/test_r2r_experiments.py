@@ -3,10 +3,13 @@
 import pytest
 import torch
 
+import weightspace.data
 from weightspace import experiments
 from weightspace.data import DatasetNotFoundError, ImageData, Split
-from weightspace.experiments import r2r as shared
-from weightspace.r2r import base_spec, build
+from weightspace.experiments.r2r import _section52
+from weightspace.r2r import base_spec, build, presets, reference
+from weightspace.r2r.growing import FlopCounter, average_pooled, schedule_runs, section52_specs, widen_all
+from weightspace.tables import TableContractError, check_references
 from weightspace.training import TrainConfig, train_classifier
 
 R2R = [n for n in experiments.names() if n.startswith("r2r.")]
@@ -27,11 +30,11 @@ def _fake(name, n_train=64, n_eval=32):
 def cifar(monkeypatch):
     seen = []
 
-    def load(name, profile):
-        seen.append((name, profile))
+    def load(name, split):
+        seen.append((name, split))
         return _fake(name)
 
-    monkeypatch.setattr(shared.datasets, "load", load)
+    monkeypatch.setattr(weightspace.data, "load", load)
     return seen
 
 
@@ -43,7 +46,7 @@ def test_all_sections_are_registered():
 @pytest.mark.parametrize("name", ["r2r.widen_schedule", "r2r.deepen_schedule"])
 def test_full_schedule_paths_run_on_cifar_shaped_data(isolated, cifar, name):
     result = experiments.run(name, "full", transform_at=[0, 1, 2, 3], recipes={"train": TINY}, **SMALL)
-    assert cifar == [("cifar10", "full")]
+    assert cifar == [("cifar10", "standard")]
     rows = next(iter(result.tables.values()))
     assert [r["row"] for r in rows] == ["quarter0", "quarter1", "quarter2", "quarter3"]
     assert rows[0]["relative_cost"] == 1.0
@@ -90,9 +93,8 @@ def test_preservation_table_reports_exact_preservation(isolated):
 
 
 def test_full_profile_without_cifar_fails_early_and_clearly(isolated, monkeypatch, tmp_path):
-    real = shared.datasets.load
-    monkeypatch.setattr(shared.datasets, "load", lambda name, profile: real(name, profile, root=tmp_path,
-                                                                            download=False))
+    real = weightspace.data.load
+    monkeypatch.setattr(weightspace.data, "load", lambda name, split: real(name, split, root=tmp_path, download=False))
     for name in [n for n in R2R if n != "r2r.preservation"]:
         with pytest.raises(DatasetNotFoundError, match="CIFAR10"):
             experiments.run(name, "full")
@@ -103,6 +105,83 @@ def test_bad_settings_fail_clearly(isolated, cifar):
         experiments.run("r2r.widen_schedule", "full", transform_at=[0, 9], recipes={"train": TINY})
     with pytest.raises(ValueError, match="unknown methods"):
         experiments.run("r2r.widen_convergence", "full", methods=["r2r", "magic"])
+    with pytest.raises(ValueError, match="named twice"):
+        experiments.run("r2r.deepen_convergence", "full", methods=["r2r", "r2r"])
+    with pytest.raises(ValueError, match="downsample"):
+        experiments.run("r2r.neuroevolution", "full", downsample=3)
+    with pytest.raises(ValueError, match="val_size"):
+        experiments.run("r2r.neuroevolution", "full", val_size=64)
+
+
+def test_data_and_its_pooling_are_settings_of_every_training_config():
+    for name in [n for n in R2R if n != "r2r.preservation"]:
+        quick, full = experiments.config(name, "quick"), experiments.config(name, "full")
+        assert (quick["dataset"], quick["split"], quick["downsample"]) == ("mnist", "test-8k/2k", 2)
+        assert (full["dataset"], full["split"], full["downsample"]) == ("cifar10", "standard", 1)
+        assert (quick["widths"], full["widths"]) == ([8, 16, 32], [16, 32, 64])
+
+
+def test_the_app_d_recipe_has_one_home_and_every_config_shows_its_values():
+    app_d = presets.RECIPES["app_d"]
+    assert (app_d["optimizer"], app_d["lr"], app_d["weight_decay"], app_d["batch_size"]) == ("adam", 0.003, 1e-6, 32)
+    for name in [n for n in R2R if n != "r2r.preservation"]:
+        for profile in ("quick", "full"):
+            for recipe in experiments.config(name, profile)["recipes"].values():
+                assert recipe.keys() == app_d.keys()
+                assert recipe["optimizer"] == "adam" and recipe["amsgrad"] and recipe["weight_decay"] == 1e-6
+    full = experiments.config("r2r.neuroevolution", "full")["ne"]
+    assert {k: full[k] for k in presets.SEARCHES["app_d"]} == presets.SEARCHES["app_d"]
+    with pytest.raises(KeyError, match="unknown recipe 'app_e'"):
+        presets.recipe("app_e")
+    with pytest.raises(KeyError, match="no setting 'step'"):
+        presets.recipe("app_d", step=10)
+
+
+def test_average_pooling_is_named_in_the_description_and_checked():
+    data = _fake("cifar10")
+    pooled = average_pooled(data, 2)
+    assert pooled.train.x.shape[-1] == 16 and pooled.description["split"].endswith("average-pooled 2x to 16x16 pixels")
+    assert average_pooled(data, 1).description == data.description
+    for bad in (0, 3, 1.5):
+        with pytest.raises(ValueError, match="downsample"):
+            average_pooled(data, bad)
+
+
+def test_flops_are_counted_once_per_architecture():
+    data = _fake("cifar10")
+    nets = section52_specs(data, [4, 8, 16], 16, 3)
+    counter = FlopCounter(data, 8)
+    small, big = build(nets["wide_teacher"]), build(nets["base"])
+    assert counter.per_step(big) > counter.per_step(small) > 0
+    assert counter.per_step(build(nets["base"])) == counter.per_step(big) and len(counter._counts) == 2
+
+
+def test_schedule_runs_need_increasing_points_from_zero():
+    data = _fake("cifar10")
+    nets = section52_specs(data, [4, 8, 16], 16, 3)
+    transform = widen_all(nets["wide_teacher"], nets["base"])
+    for bad in ([], [1, 2], [0, 2, 2], [0, 3, 1], [0, 4]):
+        with pytest.raises(ValueError, match="transform_at"):
+            schedule_runs(nets["wide_teacher"], transform, bad, TrainConfig(**TINY), data, seed=0,
+                          device=torch.device("cpu"), checkpoint=lambda tag: None, tag="t")
+
+
+def test_tables_are_declared_with_their_rows():
+    cfg = experiments.config("r2r.widen_convergence", "quick", methods=["scratch", "r2r"])
+    assert experiments.tables_of("r2r.widen_convergence")["fig6"].row_ids(cfg) == ["teacher", "scratch", "r2r"]
+    fig5 = experiments.tables_of("r2r.widen_schedule")["fig5"]
+    assert fig5.row_ids(experiments.config("r2r.widen_schedule")) == ["quarter0", "quarter1", "quarter2", "quarter3"]
+    for name, table, refs in (("r2r.widen_schedule", "fig5", reference.FIG5),
+                              ("r2r.deepen_schedule", "fig7", reference.FIG7),
+                              ("r2r.widen_convergence", "fig6", reference.FIG6),
+                              ("r2r.neuroevolution", "table1", reference.TABLE1),
+                              ("r2r.preservation", "preservation", reference.PRESERVATION)):
+        declared = experiments.tables_of(name)[table]
+        check_references(name, table, declared, [r.row for r in refs], [experiments.config(name)])
+        assert {r.metric for r in refs} <= set(declared.fields())
+    with pytest.raises(TableContractError, match="quarter9"):
+        check_references("r2r.widen_schedule", "fig5", fig5, ["quarter9"], [experiments.config("r2r.widen_schedule")])
+    assert _section52.first_step([{"step": 0, "accuracy": 0.2}, {"step": 5, "accuracy": 0.6}], 0.5) == 5
 
 
 def test_training_continues_a_run_with_a_new_model():

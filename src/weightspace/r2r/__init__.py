@@ -4,8 +4,11 @@ Painter (2018), *Deep Neuroevolution with Shared Parameters: Ensembling a Better
 Solution*. :mod:`~weightspace.r2r.networks` holds the residual networks and FLOP
 counting, :mod:`~weightspace.r2r.transforms` the transforms (R2WiderR, R2DeeperR,
 random padding, Net2WiderNet, Net2DeeperNet, the learning-rate rescaling of
-App. C.3), :mod:`~weightspace.r2r.evolution` Algorithms 1-4 and the hierarchical
-ensemble, :mod:`~weightspace.r2r.reference` the report's printed numbers.
+App. C.3), :mod:`~weightspace.r2r.growing` growing a network during training (Section 5.2:
+a teacher trained, transformed on every stage and trained on),
+:mod:`~weightspace.r2r.evolution` Algorithms 1-4 and the hierarchical
+ensemble, :mod:`~weightspace.r2r.presets` the settings of App. D, Table 2, and
+:mod:`~weightspace.r2r.reference` the report's printed numbers.
 """
 
 from weightspace.r2r.evolution import (HierarchicalEnsemble, Member, Mutation, NEConfig, NEOutcome, correctness,

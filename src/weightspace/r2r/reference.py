@@ -50,11 +50,6 @@ TABLE1 = references("Table 1", ("test_accuracy",), [
     ("coevolution_ensemble", "NE (co-evolution selection, ensemble)", 0.75),
 ])
 
-# App. D, Table 2: training and neuroevolution settings used in all experiments.
-APP_D = {"optimizer": "adam", "lr": 0.003, "weight_decay": 1e-6, "n_initial": 5000, "n_joint": 5000, "k": 3, "m": 10,
-         "iterations": 15}
-
-
 # The claims: margins in accuracy (a fraction, so 0.01 is one point), updates, parameters or output difference.
 def _same(a: Value, b: Value) -> Value:
     """``a`` and ``b`` count the same correct evaluation images: margin, half an image less ``|a - b|``."""

@@ -13,10 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from weightspace import data
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.r2r import convergence, convergence_config
+from weightspace.experiments.r2r._section52 import (ConvergenceRow, check_methods, convergence, convergence_config,
+                                                   students)
+from weightspace.r2r.growing import average_pooled, deepen_all, net2deeper_all, section52_specs
+from weightspace.tables import Table
 
 TITLE = "R2R, Fig. 8: deepening a converged teacher"
+TABLES = {"fig8": Table(ConvergenceRow, rows=students)}
 
 
 def config(profile: str) -> dict[str, Any]:
@@ -24,6 +29,10 @@ def config(profile: str) -> dict[str, Any]:
 
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
-    out = convergence(cfg, ctx, "deepen")
-    return Outputs(metrics={r["row"]: r["accuracy"] for r in out["rows"]}, tables={"fig8": out["rows"]},
-                   curves=out["curves"], data=out["data"].description)
+    check_methods(cfg["methods"])
+    images = average_pooled(data.load(cfg["dataset"], cfg["split"]), cfg["downsample"]).to(ctx.device)
+    nets = section52_specs(images, cfg["widths"], cfg["fc"], cfg["kernel"])
+    transforms = {"r2r": deepen_all(nets["base"], init=cfg["init"]),
+                  "random": deepen_all(nets["base"], new="random", init=cfg["init"]),
+                  "net2net": net2deeper_all(), "scratch": None}
+    return convergence(cfg, ctx, images, nets["deep_teacher"], nets["base"], transforms, "fig8", tag="deepen")

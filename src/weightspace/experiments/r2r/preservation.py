@@ -13,6 +13,7 @@ does not preserve the function. The new parameters and the free ones (Section
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -21,11 +22,40 @@ from weightspace.experiments import Outputs, RunContext, seed_everything
 from weightspace.r2r.networks import (BlockSpec, NetSpec, ResNet, StageSpec, build, parameter_count,
                                       randomize_batch_norm)
 from weightspace.r2r.transforms import degrees_of_freedom, net2_deeper_net, net2_wider_net, r2_deeper_r, r2_wider_r
+from weightspace.tables import Row, Table
 
 TITLE = "R2R, Section 3: function preservation of every transform"
 TRANSFORMS = ("R2WiderR", "R2DeeperR", "Net2WiderNet", "Net2DeeperNet", "Random padding")
 KIND = {"R2WiderR": "r2r", "R2DeeperR": "r2r", "Net2WiderNet": "net2net", "Net2DeeperNet": "net2net",
         "Random padding": "random"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreservationRow(Row):
+    """One transform over every place it was applied: the largest output difference and its new and free parameters."""
+
+    places: int
+    max_error: float
+    max_error_float32: float
+    new_parameters: int
+    free_parameters: int
+    free_fraction: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Detail:
+    """One transformed network: the transform, where it acted, kernel size, precision, error and parameters."""
+
+    transform: str
+    place: str
+    kernel: int
+    dtype: str
+    max_error: float
+    new_parameters: int
+    free_parameters: int
+
+
+TABLES = {"preservation": Table(PreservationRow, rows=TRANSFORMS), "details": Table(Detail)}
 
 
 def config(profile: str) -> dict[str, Any]:
@@ -93,17 +123,16 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
             for transform, place, make in sites(net, cfg, kernel, batch, g):
                 student = make(net)
                 new = parameter_count(student) - parameter_count(net)
-                details.append({"transform": transform, "place": place, "kernel": kernel,
-                                "dtype": str(dtype).replace("torch.", ""), "max_error": _error(net, student, x),
-                                "new_parameters": new, "free_parameters": degrees_of_freedom(KIND[transform], new)})
+                details.append(Detail(transform=transform, place=place, kernel=kernel,
+                                      dtype=str(dtype).replace("torch.", ""), max_error=_error(net, student, x),
+                                      new_parameters=new, free_parameters=degrees_of_freedom(KIND[transform], new)))
     rows = []
     for transform in TRANSFORMS:
-        mine = [d for d in details if d["transform"] == transform]
-        f64 = [d["max_error"] for d in mine if d["dtype"] == "float64"]
-        f32 = [d["max_error"] for d in mine if d["dtype"] == "float32"]
-        new = sum(d["new_parameters"] for d in mine)
-        rows.append({"row": transform, "places": len(f64), "max_error": max(f64), "max_error_float32": max(f32),
-                     "new_parameters": new, "free_parameters": sum(d["free_parameters"] for d in mine),
-                     "free_fraction": sum(d["free_parameters"] for d in mine) / new, "status": ""})
-    return Outputs(metrics={r["row"]: r["max_error"] for r in rows}, tables={"preservation": rows, "details": details},
+        mine = [d for d in details if d.transform == transform]
+        f64 = [d.max_error for d in mine if d.dtype == "float64"]
+        f32 = [d.max_error for d in mine if d.dtype == "float32"]
+        new, free = sum(d.new_parameters for d in mine), sum(d.free_parameters for d in mine)
+        rows.append(PreservationRow(row=transform, places=len(f64), max_error=max(f64), max_error_float32=max(f32),
+                                    new_parameters=new, free_parameters=free, free_fraction=free / new))
+    return Outputs(metrics={r.row: r.max_error for r in rows}, tables={"preservation": rows, "details": details},
                    data={"split": "random inputs and random networks (no dataset)"})

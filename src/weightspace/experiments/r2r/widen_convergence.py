@@ -12,10 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from weightspace import data
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.r2r import convergence, convergence_config
+from weightspace.experiments.r2r._section52 import (ConvergenceRow, check_methods, convergence, convergence_config,
+                                                   students)
+from weightspace.r2r.growing import average_pooled, net2wider_all, section52_specs, widen_all
+from weightspace.tables import Table
 
 TITLE = "R2R, Fig. 6: widening a converged teacher"
+TABLES = {"fig6": Table(ConvergenceRow, rows=students)}
 
 
 def config(profile: str) -> dict[str, Any]:
@@ -23,6 +28,10 @@ def config(profile: str) -> dict[str, Any]:
 
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
-    out = convergence(cfg, ctx, "widen")
-    return Outputs(metrics={r["row"]: r["accuracy"] for r in out["rows"]}, tables={"fig6": out["rows"]},
-                   curves=out["curves"], data=out["data"].description)
+    check_methods(cfg["methods"])
+    images = average_pooled(data.load(cfg["dataset"], cfg["split"]), cfg["downsample"]).to(ctx.device)
+    nets = section52_specs(images, cfg["widths"], cfg["fc"], cfg["kernel"])
+    transforms = {"r2r": widen_all(nets["wide_teacher"], nets["base"], init=cfg["init"]),
+                  "random": widen_all(nets["wide_teacher"], nets["base"], new="random", init=cfg["init"]),
+                  "net2net": net2wider_all(nets["base"]), "scratch": None}
+    return convergence(cfg, ctx, images, nets["wide_teacher"], nets["base"], transforms, "fig6", tag="widen")

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from weightspace import data
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.r2r import schedule, schedule_config
+from weightspace.experiments.r2r._section52 import ScheduleRow, quarters, schedule, schedule_config
+from weightspace.r2r.growing import average_pooled, widen_all, section52_specs
+from weightspace.tables import Table
 
 TITLE = "R2R, Fig. 5: widening at different points of training"
+TABLES = {"fig5": Table(ScheduleRow, rows=quarters)}
 
 
 def config(profile: str) -> dict[str, Any]:
@@ -22,6 +26,7 @@ def config(profile: str) -> dict[str, Any]:
 
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
-    out = schedule(cfg, ctx, "widen")
-    return Outputs(metrics={r["row"]: r["accuracy"] for r in out["rows"]}, tables={"fig5": out["rows"]},
-                   curves=out["curves"], data=out["data"].description)
+    images = average_pooled(data.load(cfg["dataset"], cfg["split"]), cfg["downsample"]).to(ctx.device)
+    nets = section52_specs(images, cfg["widths"], cfg["fc"], cfg["kernel"])
+    transform = widen_all(nets["wide_teacher"], nets["base"], init=cfg["init"])
+    return schedule(cfg, ctx, images, nets["wide_teacher"], transform, "fig5", tag="widen")

@@ -94,7 +94,7 @@ def test_full_domain_adaptation_path_runs_on_cifar_shaped_data(isolated, monkeyp
              "models": {"dwsnet": {"hidden": 3, "layers": 1}, "mlp": {"hidden": 8}}, "images_per_step": 8}
     adapt = {"steps": 2, "nets_per_step": 3, "lr": 1e-2, "optimizer": "sgd", "schedule": "one_cycle",
              "weight_decay": 0.0, "eval_every": 1}
-    result = experiments.run("dws.domain_adaptation", "full", recipes={"adapt": adapt}, **small)
+    result = experiments.run("dws.domain_adaptation", "full", editor=adapt, **small)
     rows = {r["row"]: r for r in result.tables["adaptation"]}
     assert set(rows) == {"no_adaptation", "mlp", "dwsnet"}
     assert all(0 <= r["accuracy"] <= 100 for r in rows.values())
@@ -102,7 +102,7 @@ def test_full_domain_adaptation_path_runs_on_cifar_shaped_data(isolated, monkeyp
     assert [(c.optimizer, c.schedule, c.lr, c.weight_decay, c.batch_size) for c in used] == [
         ("sgd", "one_cycle", 1e-2, 0.0, 3)] * 2
     with pytest.raises(ValueError, match="nets_per_step"):
-        experiments.run("dws.domain_adaptation", "full", recipes={"adapt": {**TINY, "steps": 2}}, **small)
+        experiments.run("dws.domain_adaptation", "full", editor={**TINY, "steps": 2}, **small)
 
 
 def test_domain_adaptation_offline_fails_early(isolated, monkeypatch, tmp_path):
@@ -223,3 +223,24 @@ def test_classifier_zoo_settings_are_checked(monkeypatch):
     with pytest.raises(ValueError, match="side"):
         classifier_zoo(images, 4, (15, 5, 10), 2, {"lr": [1e-3], "steps": [2], "label_noise": [0.0]}, 8, 0,
                        torch.device("cpu"))
+
+
+@pytest.mark.parametrize("name, table, refs", [("dws.sine_regression", "sine", "SINE_REGRESSION"),
+                                               ("dws.inr_classification", "classification", "MNIST_INR"),
+                                               ("dws.fmnist_classification", "classification", "FASHION_MNIST_INR")])
+def test_the_papers_rows_are_rows_the_tables_declare(name, table, refs):
+    from weightspace.dws import reference
+    from weightspace.tables import check_references
+
+    configs = [experiments.config(name, p) for p in experiments.profiles(name)]
+    check_references(name, table, experiments.tables_of(name)[table],
+                     [r.row for r in getattr(reference, refs)], configs)
+
+
+def test_domain_adaptation_rows_are_the_papers_except_the_editors_it_does_not_implement():
+    from weightspace.dws import reference
+
+    ours = experiments.tables_of("dws.domain_adaptation")["adaptation"].row_ids(
+        experiments.config("dws.domain_adaptation", "full"))
+    paper = {r.row for r in reference.DOMAIN_ADAPTATION}
+    assert set(ours) <= paper and paper - set(ours) == {"mlp_perm", "mlp_align", "inr2vec", "transformer"}

@@ -8,7 +8,7 @@ Sine-wave regression values are read off the paper's figure and are approximate.
 
 import pandas as pd
 
-from weightspace.claims import Claim, above, below, best, cell, decreasing, greater, lowest, metric
+from weightspace.claims import Claim, Value, above, below, best, cell, decreasing, greater, lowest, metric
 from weightspace.report import references
 from weightspace.results import Result
 
@@ -77,7 +77,7 @@ _SSL_BASELINES = tuple(m for m in _BASELINES if m != "mlp_align")  # the dense-r
 _sine = cell("sine", "mse")
 
 
-def _mse(method: str, train_size: int):
+def _mse(method: str, train_size: int) -> Value:
     """The test MSE of ``method`` trained on ``train_size`` INRs (row ``"<method>/<train_size>"``)."""
     return _sine(f"{method}/{train_size}")
 

@@ -11,17 +11,13 @@ from weightspace.dws.augment import Augmentation, Normalized, orbit_statistics
 from weightspace.dws.inr import INRRecipe, fit_inrs, grid, init_inrs, inr_forward, loss_and_grad
 from weightspace.dws.layers import BLOCKS, character_dimension, DWSLayer, InvariantLayer, invariant_features, parameters_per_channel_pair
 from weightspace.dws.models import METHODS, DWSEquivariant, DWSNet, build
-from weightspace.dws.space import WeightSpace, make_mlp, mlp_forward, num_parameters
+from weightspace.dws.space import WeightSpace, Zoo, make_mlp, mlp_forward, num_parameters
 
 SHAPES = [(2, 3, 1), (3, 4, 5, 2), (2, 5, 3, 4, 3), (4, 6, 6, 6, 6, 1)]
 
 
 def random_space(widths, batch=3, channels=1, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    weights = tuple(torch.randn(batch, channels, b, a, generator=g, dtype=torch.float64)
-                    for a, b in zip(widths[:-1], widths[1:]))
-    biases = tuple(torch.randn(batch, channels, b, generator=g, dtype=torch.float64) for b in widths[1:])
-    return WeightSpace(weights, biases)
+    return WeightSpace.randn(widths, batch, channels, torch.Generator().manual_seed(seed), torch.float64)
 
 
 def max_diff(a: WeightSpace, b: WeightSpace) -> float:
@@ -140,6 +136,32 @@ def test_bad_inputs_fail_clearly():
         build("resnet", (2, 3, 1), 2)
 
 
+def test_weight_spaces_build_from_tensors_concatenate_and_draw_at_random():
+    widths = (3, 4, 2)
+    a, b = WeightSpace.randn(widths, 2, 3), WeightSpace.randn(widths, 5, 3, torch.Generator().manual_seed(1))
+    assert (a.widths, a.batch_size, a.channels) == (widths, 2, 3) and a.weights[0].dtype == torch.float32
+    assert torch.equal(WeightSpace.randn(widths, 5, 3, torch.Generator().manual_seed(1)).flatten(), b.flatten())
+    both = WeightSpace.cat([a, b])
+    assert both.batch_size == 7 and torch.equal(both[2:].flatten(), b.flatten())
+    assert torch.equal(WeightSpace.from_tensors(both.tensors()).flatten(), both.flatten())
+    perms = both.random_permutations(torch.Generator().manual_seed(2))
+    assert torch.equal(WeightSpace.cat([a, b]).permute(perms)[:2].flatten(), a.permute([p[:2] for p in perms]).flatten())
+    with pytest.raises(ValueError, match="different widths or channels"):
+        WeightSpace.cat([a, WeightSpace.randn((3, 5, 2), 1, 3)])
+    with pytest.raises(ValueError, match="no weight spaces"):
+        WeightSpace.cat([])
+    with pytest.raises(ValueError, match="even number"):
+        WeightSpace.from_tensors(a.tensors()[:3])
+    with pytest.raises(ValueError, match="batch and channels must be positive"):
+        WeightSpace.randn(widths, 0)
+    with pytest.raises(ValueError, match="all positive"):
+        WeightSpace.randn((3, 0, 2), 1)
+    zoo = Zoo.from_space(a.map(lambda t: t[:, :1]), torch.arange(2))
+    assert zoo.widths == widths and torch.equal(zoo.space.flatten(), a.map(lambda t: t[:, :1]).flatten())
+    with pytest.raises(ValueError, match="1-channel"):
+        Zoo.from_space(a, torch.arange(2))
+
+
 def test_batched_inr_fitting_equals_one_at_a_time():
     recipe = INRRecipe(widths=(2, 8, 8, 1), steps=30, lr=1e-3, chunk=6)
     g = torch.Generator().manual_seed(0)
@@ -148,8 +170,9 @@ def test_batched_inr_fitting_equals_one_at_a_time():
     batched = fit_inrs(targets, coords, range(100, 106), recipe)
     single = [fit_inrs(targets[i : i + 1], coords, [100 + i], INRRecipe(**{**recipe.__dict__, "chunk": 1}))
               for i in range(6)]
-    assert (batched.params - torch.cat([s.params for s in single])).abs().max() < 1e-5
-    assert torch.equal(batched.params[2], fit_inrs(targets[2:3], coords, [102], recipe).params[0])
+    assert (batched.zoo.params - torch.cat([s.zoo.params for s in single])).abs().max() < 1e-5
+    assert torch.equal(batched.zoo.params[2], fit_inrs(targets[2:3], coords, [102], recipe).zoo.params[0])
+    assert batched.zoo.widths == (2, 8, 8, 1) and batched.zoo.space.widths == (2, 8, 8, 1)
     assert (batched.mse < ((targets - 0.5) ** 2).mean(dim=(1, 2))).all()  # fitting reduced the error
 
 
@@ -165,7 +188,7 @@ def test_inr_gradient_equals_autograd_and_early_stop_freezes():
     assert torch.allclose(mse, mse2) and torch.allclose(grad, grad2)
     stopped = fit_inrs(targets.float(), coords.float(), range(3), INRRecipe(widths=(2, 8, 8, 1), steps=5,
                                                                             stop_psnr=-100.0))
-    assert (stopped.steps == 0).all() and torch.equal(stopped.params, init_inrs(range(3), (2, 8, 8, 1)))
+    assert (stopped.steps == 0).all() and torch.equal(stopped.zoo.params, init_inrs(range(3), (2, 8, 8, 1)))
 
 
 @pytest.mark.parametrize("widths", [(2, 6, 1), (3, 7, 5, 2), (2, 8, 8, 8, 1)])
@@ -175,9 +198,7 @@ def test_weight_matching_recovers_a_known_permutation(widths):
     b = a.permute(perms)
     found = weight_matching(a, b)
     assert torch.equal(b.permute(found).flatten(), a.flatten())
-    assert torch.equal(align_to(a, WeightSpace((b.weights[0].repeat(2, 1, 1, 1),) + tuple(
-        w.repeat(2, 1, 1, 1) for w in b.weights[1:]), tuple(x.repeat(2, 1, 1) for x in b.biases))).flatten(),
-        a.flatten().repeat(2, 1))
+    assert torch.equal(align_to(a, WeightSpace.cat([b, b])).flatten(), a.flatten().repeat(2, 1))
 
 
 def test_augmentations_keep_the_function_where_they_should():

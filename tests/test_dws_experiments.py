@@ -3,10 +3,13 @@
 import pytest
 import torch
 
+from weightspace import data as datasets
 from weightspace import experiments
 from weightspace.data import DatasetNotFoundError, ImageData, Split
+from weightspace.dws import adaptation
 from weightspace.dws.models import METHODS
-from weightspace.experiments import dws as dws_experiments
+from weightspace.dws.space import Zoo
+from weightspace.dws.zoos import ZooSplits, classifier_zoo
 
 TINY = {"steps": 3, "batch_size": 8, "lr": 1e-3, "optimizer": "adamw", "schedule": "constant",
         "weight_decay": 5e-4, "eval_every": 1}
@@ -16,7 +19,7 @@ SMALL_MODELS = {"dwsnet": {"hidden": 4, "layers": 2, "head_hidden": 8}, "mlp": {
                 "inr2vec": {"hidden": 8, "embedding": 8}}
 
 
-def _fake_images(name, profile, n=40):
+def _fake_images(name, split, n=40):
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
     return ImageData(name, Split(x[:30], y[:30]), Split(x[30:], y[30:]), 10,
@@ -25,7 +28,7 @@ def _fake_images(name, profile, n=40):
 
 @pytest.mark.parametrize("name", ["dws.inr_classification", "dws.fmnist_classification"])
 def test_full_inr_classification_path_runs_every_method(isolated, monkeypatch, name):
-    monkeypatch.setattr(dws_experiments.datasets, "load", _fake_images)
+    monkeypatch.setattr("weightspace.data.load", _fake_images)
     result = experiments.run(name, "full", inrs=36, splits=[20, 8, 8],
                              inr={"steps": 2, "lr": 5e-4, "stop_psnr": 40.0, "chunk": 12},
                              models=SMALL_MODELS, recipes={m: TINY for m in METHODS},
@@ -50,9 +53,10 @@ def test_sine_regression_and_ablation_run_small(isolated, monkeypatch):
                                   "chunk": 16},
                              models={**SMALL_MODELS, "dwsnet": {"hidden": 4, "layers": 2, "head_hidden": 8}},
                              recipes={m: TINY for m in METHODS})
-    for row in result.tables["sine"]:
-        assert row["mse_8"] > 0 and row["mse_16"] > 0
-    monkeypatch.setattr(dws_experiments.datasets, "load", _fake_images)
+    rows = {r["row"]: r for r in result.tables["sine"]}
+    assert set(rows) == {f"{m}/{n}" for m in METHODS for n in (8, 16)}
+    assert all(r["mse"] > 0 and r["train_size"] == int(r["row"].split("/")[1]) for r in rows.values())
+    monkeypatch.setattr("weightspace.data.load", _fake_images)
     ablation = experiments.run("dws.block_ablation", "full", inrs=36, splits=[20, 8, 8],
                                inr={"steps": 2, "lr": 5e-4, "stop_psnr": 40.0, "chunk": 36},
                                model={"hidden": 4, "layers": 1, "head_hidden": 8}, recipes={"dwsnet": TINY})
@@ -75,31 +79,37 @@ def test_equivariance_experiment_confirms_the_invariants(isolated):
 
 
 def test_full_domain_adaptation_path_runs_on_cifar_shaped_data(isolated, monkeypatch):
-    from weightspace.experiments.dws import domain_adaptation
-
-    def fake_cifar(name, profile):
+    def fake_cifar(name, split):
         g = torch.Generator().manual_seed(0)
         x, y = torch.randn(48, 3, 32, 32, generator=g), torch.randint(0, 10, (48,), generator=g)
         return ImageData(name, Split(x[:32], y[:32]), Split(x[32:], y[32:]), 10,
                          {"dataset": name, "split": "synthetic CIFAR-shaped data (test)"})
 
-    monkeypatch.setattr(domain_adaptation.datasets, "load", fake_cifar)
-    result = experiments.run("dws.domain_adaptation", "full", side=4, classifier_widths=[48, 6, 5, 10],
-                             classifiers={"train": 6, "val": 2, "test": 2, "steps": 3, "lr": 1e-3, "batch_size": 8},
-                             models={"dwsnet": {"hidden": 3, "layers": 1}, "mlp": {"hidden": 8}},
-                             recipes={"adapt": {**TINY, "steps": 2}}, images_per_step=8)
+    monkeypatch.setattr("weightspace.data.load", fake_cifar)
+    used = []
+    real = adaptation.make_optimizer
+    monkeypatch.setattr(adaptation, "make_optimizer", lambda params, cfg: used.append(cfg) or real(params, cfg))
+    small = {"side": 4, "classifier_widths": [48, 6, 5, 10],
+             "classifiers": {"train": 6, "val": 2, "test": 2, "steps": 3, "lr": 1e-3, "batch_size": 8},
+             "models": {"dwsnet": {"hidden": 3, "layers": 1}, "mlp": {"hidden": 8}}, "images_per_step": 8}
+    adapt = {"steps": 2, "nets_per_step": 3, "lr": 1e-2, "optimizer": "sgd", "schedule": "one_cycle",
+             "weight_decay": 0.0, "eval_every": 1}
+    result = experiments.run("dws.domain_adaptation", "full", editor=adapt, **small)
     rows = {r["row"]: r for r in result.tables["adaptation"]}
     assert set(rows) == {"no_adaptation", "mlp", "dwsnet"}
     assert all(0 <= r["accuracy"] <= 100 for r in rows.values())
+    # the editor recipe the config declares is the one that trains: classifiers per step, optimiser, schedule
+    assert [(c.optimizer, c.schedule, c.lr, c.weight_decay, c.batch_size) for c in used] == [
+        ("sgd", "one_cycle", 1e-2, 0.0, 3)] * 2
+    with pytest.raises(ValueError, match="nets_per_step"):
+        experiments.run("dws.domain_adaptation", "full", editor={**TINY, "steps": 2}, **small)
 
 
 def test_domain_adaptation_offline_fails_early(isolated, monkeypatch, tmp_path):
-    from weightspace.experiments.dws import domain_adaptation
-
-    def missing(name, profile):
+    def missing(name, split):
         raise DatasetNotFoundError("CIFAR10 not found: set WEIGHTSPACE_DATA")
 
-    monkeypatch.setattr(domain_adaptation.datasets, "load", missing)
+    monkeypatch.setattr("weightspace.data.load", missing)
     with pytest.raises(DatasetNotFoundError, match="WEIGHTSPACE_DATA"):
         experiments.run("dws.domain_adaptation", "full")
 
@@ -114,16 +124,16 @@ def test_corruption_changes_images_but_keeps_their_shape():
 
 
 def test_generalization_path_runs_and_scores_kendall_tau(isolated, monkeypatch):
-    from weightspace.experiments.dws import generalization
-
-    monkeypatch.setattr(generalization.datasets, "load", _fake_images)
+    monkeypatch.setattr("weightspace.data.load", _fake_images)
     result = experiments.run("dws.generalization", "full", side=4, widths=[16, 5, 5, 10], per_setting=5,
                              settings={"lr": [1e-3], "steps": [2, 6], "label_noise": [0.0, 0.5]},
                              classifier_batch=8, models=SMALL_MODELS, recipes={m: TINY for m in METHODS})
     rows = {r["row"]: r for r in result.tables["generalization"]}
     assert set(rows) == set(METHODS)
     assert all(-1 <= r["kendall_tau"] <= 1 for r in rows.values())
-    assert len(result.data["test_accuracy"]) == 20
+    zoo = result.tables["zoo"]
+    assert len(zoo) == 20 and all(0 <= c["test_accuracy"] <= 100 and c["lr"] == 1e-3 for c in zoo)
+    assert sorted({c["steps"] for c in zoo}) == [2, 6]
 
 
 def test_dense_representation_path_runs(isolated):
@@ -134,7 +144,7 @@ def test_dense_representation_path_runs(isolated):
                              recipes={m: {**TINY, "batch_size": 8} for m in cfg["methods"]}, tsne_points=12)
     assert {r["row"] for r in result.tables["dense"]} == set(cfg["methods"])
     assert all(r["probe_mse"] > 0 for r in result.tables["dense"])
-    assert len(result.curves["tsne_dwsnet"]) == 12
+    assert len(result.tables["tsne"]) == 12 and set(result.tables["tsne"][0]) == {"x", "y", "a", "b"}
 
 
 def test_info_nce_prefers_matching_views():
@@ -145,3 +155,92 @@ def test_info_nce_prefers_matching_views():
     x = torch.randn(50, 3)
     y = x @ torch.tensor([[1.0], [2.0], [-1.0]]) + 0.5
     assert linear_probe(x[:40], y[:40], x[40:], y[40:], ridge=1e-9) < 1e-8
+
+
+DWS = [n for n in experiments.names() if n.startswith("dws.")]
+
+
+@pytest.mark.parametrize("name", DWS)
+def test_every_config_names_its_data_and_the_split(name):
+    """A config that loads a dataset says which one and which split; quick MNIST is the test-8k/2k cut."""
+    for profile in experiments.profiles(name):
+        cfg = experiments.config(name, profile)
+        if name in ("dws.equivariance", "dws.sine_regression", "dws.dense_representation"):
+            assert "dataset" not in cfg  # random or generated data only
+            continue
+        datasets.check_split(cfg["dataset"], cfg["split"])
+        if cfg["dataset"] == "mnist":
+            assert cfg["split"] == (datasets.MNIST_TEST_CUT if profile == "quick" else datasets.STANDARD)
+
+
+def test_model_presets_are_shared_values_not_copies():
+    sine = experiments.config("dws.sine_regression", "full")["models"]
+    gen = experiments.config("dws.generalization", "full")["models"]
+    assert {m: v for m, v in sine.items() if m != "dwsnet"} == {m: v for m, v in gen.items() if m != "dwsnet"}
+    assert experiments.config("dws.inr_classification", "full")["models"]["dwsnet"] == {
+        "hidden": 32, "layers": 5, "head_hidden": 128, "batch_norm": True}
+    sine["mlp"]["hidden"] = 1  # a config is a fresh copy: editing one changes no other
+    assert experiments.config("dws.generalization", "full")["models"]["mlp"]["hidden"] == 256
+
+
+def test_table_ids_follow_the_config():
+    from weightspace.tables import TableContractError, conform
+    from weightspace.experiments.dws.sine_regression import TABLES, SineRow
+
+    cfg = experiments.config("dws.sine_regression", "quick", methods=["mlp"], train_sizes=[50, 800])
+    rows = [SineRow(row=f"mlp/{n}", method="mlp", train_size=n, mse=1.0, best_step=1, train_time_s=0.0)
+            for n in (50, 800)]
+    assert [r["row"] for r in conform("dws.sine_regression", TABLES, {"sine": rows}, cfg)["sine"]] == [
+        "mlp/50", "mlp/800"]
+    with pytest.raises(TableContractError, match="mlp/800"):
+        conform("dws.sine_regression", TABLES, {"sine": rows[:1]}, cfg)
+
+
+def test_zoo_splits_carry_their_widths_and_fail_clearly():
+    widths = (2, 3, 1)
+    zoo = Zoo(torch.randn(10, 13), torch.arange(10), widths)
+    splits = ZooSplits.cut(zoo, (5, 2, 3))
+    assert splits.widths == widths and [len(s) for s in (splits.train, splits.val, splits.test)] == [5, 2, 3]
+    assert torch.equal(splits.test.targets, torch.arange(7, 10))
+    with pytest.raises(ValueError, match="need 11 MLPs; the zoo has 10"):
+        ZooSplits.cut(zoo, (5, 3, 3))
+    with pytest.raises(ValueError, match="at least one MLP"):
+        ZooSplits.cut(zoo, (5, 0, 3))
+    with pytest.raises(ValueError, match=r"flat parameters \[N, 13\]"):
+        Zoo(torch.randn(10, 12), torch.arange(10), widths)
+    with pytest.raises(ValueError, match="10 MLPs but 9 targets"):
+        Zoo(torch.randn(10, 13), torch.arange(9), widths)
+    with pytest.raises(ValueError, match="one architecture"):
+        ZooSplits(splits.train, splits.val, Zoo(torch.randn(2, 9), torch.arange(2), (2, 2, 1)))
+    aligned = splits.aligned()
+    assert aligned.widths == widths and torch.equal(aligned.test.targets, splits.test.targets)
+
+
+def test_classifier_zoo_settings_are_checked(monkeypatch):
+    images = _fake_images("mnist", "standard")
+    with pytest.raises(ValueError, match="lr, steps, label_noise"):
+        classifier_zoo(images, 4, (16, 5, 10), 2, {"lr": [1e-3], "steps": [2]}, 8, 0, torch.device("cpu"))
+    with pytest.raises(ValueError, match="side"):
+        classifier_zoo(images, 4, (15, 5, 10), 2, {"lr": [1e-3], "steps": [2], "label_noise": [0.0]}, 8, 0,
+                       torch.device("cpu"))
+
+
+@pytest.mark.parametrize("name, table, refs", [("dws.sine_regression", "sine", "SINE_REGRESSION"),
+                                               ("dws.inr_classification", "classification", "MNIST_INR"),
+                                               ("dws.fmnist_classification", "classification", "FASHION_MNIST_INR")])
+def test_the_papers_rows_are_rows_the_tables_declare(name, table, refs):
+    from weightspace.dws import reference
+    from weightspace.tables import check_references
+
+    configs = [experiments.config(name, p) for p in experiments.profiles(name)]
+    check_references(name, table, experiments.tables_of(name)[table],
+                     [r.row for r in getattr(reference, refs)], configs)
+
+
+def test_domain_adaptation_rows_are_the_papers_except_the_editors_it_does_not_implement():
+    from weightspace.dws import reference
+
+    ours = experiments.tables_of("dws.domain_adaptation")["adaptation"].row_ids(
+        experiments.config("dws.domain_adaptation", "full"))
+    paper = {r.row for r in reference.DOMAIN_ADAPTATION}
+    assert set(ours) <= paper and paper - set(ours) == {"mlp_perm", "mlp_align", "inr2vec", "transformer"}

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from weightspace.dws.space import WeightSpace, check_widths, mlp_forward, num_parameters
+from weightspace.training import TrainConfig, make_optimizer, make_scheduler
 
 
 def corrupt(images: Tensor, generator: torch.Generator, max_degrees: float = 30.0,
@@ -52,8 +53,8 @@ def corrupt(images: Tensor, generator: torch.Generator, max_degrees: float = 30.
 
 
 def train_mlp_zoo(x: Tensor, y: Tensor, widths: Sequence[int], seeds: Sequence[int], steps: int, lr: float,
-                  batch_size: int, desc: str = "classifier zoo") -> Tensor:
-    """``[N, D]``: ``len(seeds)`` ReLU MLP classifiers trained together (one Adam on the stacked parameters,
+                  batch_size: int, desc: str = "classifier zoo") -> WeightSpace:
+    """``len(seeds)`` ReLU MLP classifiers trained together (one Adam on the stacked parameters,
     which is elementwise, so each network trains as if alone); network ``k`` is initialised from ``seeds[k]``
     like ``nn.Linear``. All networks see the same mini-batches."""
     widths = check_widths(widths)
@@ -76,14 +77,13 @@ def train_mlp_zoo(x: Tensor, y: Tensor, widths: Sequence[int], seeds: Sequence[i
         opt.zero_grad(set_to_none=True)
         (loss * len(params)).backward()
         opt.step()
-    return params.detach()
+    return WeightSpace.from_flat(params.detach(), widths)
 
 
 @torch.no_grad()
-def zoo_accuracy(flat: Tensor, widths: Sequence[int], x: Tensor, y: Tensor, batch: int = 2000) -> Tensor:
-    """``[N]`` accuracy (%) of every MLP in ``flat`` on ``(x, y)``."""
-    correct = torch.zeros(len(flat), device=flat.device)
-    space = WeightSpace.from_flat(flat, widths)
+def zoo_accuracy(space: WeightSpace, x: Tensor, y: Tensor, batch: int = 2000) -> Tensor:
+    """``[N]`` accuracy (%) of every MLP of ``space`` on ``(x, y)``."""
+    correct = torch.zeros(len(space), device=space.weights[0].device)
     for start in range(0, len(x), batch):
         pred = mlp_forward(space, x[start : start + batch]).argmax(-1)
         correct += (pred == y[start : start + batch]).float().sum(1)
@@ -104,29 +104,37 @@ class FlatEdit(nn.Module):
         return WeightSpace.from_flat(self.net(flat), self.widths)
 
 
-def train_editor(editor: nn.Module, train: Tensor, val: Tensor, widths: Sequence[int], x: Tensor, y: Tensor,
-                 x_val: Tensor, y_val: Tensor, steps: int, lr: float, nets_per_step: int, images_per_step: int,
-                 scale: float, eval_every: int, seed: int, desc: str = "adapt") -> tuple[nn.Module, list[dict]]:
+def train_editor(editor: nn.Module, train: WeightSpace, val: WeightSpace, x: Tensor, y: Tensor, x_val: Tensor,
+                 y_val: Tensor, recipe: TrainConfig, images_per_step: int, scale: float, seed: int,
+                 desc: str = "adapt") -> tuple[nn.Module, list[dict]]:
     """Train ``editor`` so that ``w + scale * editor(w)`` classifies ``(x, y)``; keep the best validation state.
 
-    ``train``/``val`` are flat classifier zoos; validation is the mean accuracy of the
-    adapted ``val`` classifiers on ``(x_val, y_val)``.
+    ``train``/``val`` are classifier zoos; each step adapts ``recipe.batch_size``
+    classifiers drawn from ``train`` and scores them on ``images_per_step`` images;
+    the optimiser, learning rate, schedule, weight decay, steps and evaluation
+    interval are ``recipe``'s. Validation is the mean accuracy of the adapted
+    ``val`` classifiers on ``(x_val, y_val)``.
     """
+    if images_per_step < 1:
+        raise ValueError(f"images_per_step must be positive, got {images_per_step}")
     g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(editor.parameters(), lr=lr, weight_decay=5e-4, amsgrad=True)
+    flat = train.flatten()
+    opt = make_optimizer(editor.parameters(), recipe)
+    sched = make_scheduler(opt, recipe)
     best, curve = (-1.0, copy.deepcopy(editor.state_dict())), []
-    for step in tqdm(range(1, steps + 1), desc=desc, leave=False):
+    for step in tqdm(range(1, recipe.steps + 1), desc=desc, leave=False):
         editor.train()
-        nets = train[torch.randint(len(train), (nets_per_step,), generator=g).to(train.device)]
+        nets = flat[torch.randint(len(flat), (recipe.batch_size,), generator=g).to(flat.device)]
         idx = torch.randint(len(x), (images_per_step,), generator=g).to(x.device)
         adapted = nets + scale * editor(nets).flatten()
-        logits = mlp_forward(WeightSpace.from_flat(adapted, widths), x[idx])
+        logits = mlp_forward(WeightSpace.from_flat(adapted, train.widths), x[idx])
         loss = F.cross_entropy(logits.flatten(0, 1), y[idx].repeat(len(nets)))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if step % eval_every == 0 or step == steps:
-            acc = adapt_accuracy(editor, val, widths, x_val, y_val, scale).mean().item()
+        sched.step()
+        if step % recipe.eval_every == 0 or step == recipe.steps:
+            acc = adapt_accuracy(editor, val, x_val, y_val, scale).mean().item()
             curve.append({"step": step, "train_loss": loss.item(), "accuracy": acc})
             if acc > best[0]:
                 best = (acc, copy.deepcopy(editor.state_dict()))
@@ -135,9 +143,9 @@ def train_editor(editor: nn.Module, train: Tensor, val: Tensor, widths: Sequence
 
 
 @torch.no_grad()
-def adapt_accuracy(editor: nn.Module, flat: Tensor, widths: Sequence[int], x: Tensor, y: Tensor,
-                   scale: float, batch: int = 256) -> Tensor:
-    """``[N]`` accuracy (%) of the adapted classifiers ``w + scale * editor(w)`` on ``(x, y)``."""
+def adapt_accuracy(editor: nn.Module, space: WeightSpace, x: Tensor, y: Tensor, scale: float,
+                   batch: int = 256) -> Tensor:
+    """``[N]`` accuracy (%) of the adapted classifiers ``w + scale * editor(w)`` of ``space`` on ``(x, y)``."""
     editor.eval()
-    adapted = torch.cat([f + scale * editor(f).flatten() for f in flat.split(batch)])
-    return zoo_accuracy(adapted, widths, x, y)
+    adapted = torch.cat([f + scale * editor(f).flatten() for f in space.flatten().split(batch)])
+    return zoo_accuracy(WeightSpace.from_flat(adapted, space.widths), x, y)

@@ -60,5 +60,4 @@ def align_to(reference: WeightSpace, zoo: WeightSpace, max_iters: int = 100) -> 
     for i in tqdm(range(zoo.batch_size), desc="weight matching", leave=False):
         one = zoo[i : i + 1]
         aligned.append(one.permute(weight_matching(reference, one, max_iters, seed=i)))
-    return WeightSpace(tuple(torch.cat([a.weights[m] for a in aligned]) for m in range(zoo.num_layers)),
-                       tuple(torch.cat([a.biases[m] for a in aligned]) for m in range(zoo.num_layers)))
+    return WeightSpace.cat(aligned)

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from weightspace.dws.space import WeightSpace, check_widths, mlp_forward, num_parameters
+from weightspace.dws.space import WeightSpace, Zoo, check_widths, mlp_forward, num_parameters
 
 MNIST_INR_WIDTHS = (2, 32, 32, 1)
 SINE_INR_WIDTHS = (1, 32, 32, 1)
@@ -144,11 +144,10 @@ def _fit_chunk(params: Tensor, coords: Tensor, targets: Tensor, recipe: INRRecip
 
 
 @dataclass
-class Zoo:
-    """A fitted INR zoo: flat parameters ``[N, D]``, labels, and each INR's fit (MSE, PSNR, steps)."""
+class INRZoo:
+    """A fitted INR zoo: the INRs with their labels (:class:`Zoo`) and each INR's fit (MSE, PSNR, steps)."""
 
-    params: Tensor
-    labels: Tensor
+    zoo: Zoo
     mse: Tensor
     steps: Tensor
     recipe: dict
@@ -159,14 +158,14 @@ class Zoo:
         return psnr(self.mse)
 
     def summary(self) -> dict[str, float]:
-        return {"inrs": len(self.params), "parameters_per_inr": self.params.shape[1],
+        return {"inrs": len(self.zoo), "parameters_per_inr": self.zoo.params.shape[1],
                 "mean_psnr": float(self.psnr.mean()), "mean_steps": float(self.steps.float().mean()),
                 "fit_seconds": round(self.fit_seconds, 2),
-                "inrs_per_second": round(len(self.params) / max(self.fit_seconds, 1e-9), 2)}
+                "inrs_per_second": round(len(self.zoo) / max(self.fit_seconds, 1e-9), 2)}
 
 
 def fit_inrs(targets: Tensor, coords: Tensor, seeds: Sequence[int], recipe: INRRecipe,
-             labels: Tensor | None = None, desc: str = "fitting INRs") -> Zoo:
+             labels: Tensor | None = None, desc: str = "fitting INRs") -> INRZoo:
     """Fit one INR per signal: ``targets`` ``[N, P, n_M]`` sampled at ``coords`` ``[P, n_0]`` (or ``[N, P, n_0]``).
 
     INRs are fitted ``recipe.chunk`` at a time; the result does not depend on the
@@ -189,8 +188,8 @@ def fit_inrs(targets: Tensor, coords: Tensor, seeds: Sequence[int], recipe: INRR
         out_mse.append(mse)
         out_steps.append(steps)
     labels = labels if labels is not None else torch.zeros(len(targets))
-    return Zoo(torch.cat(out_p).cpu(), labels.cpu(), torch.cat(out_mse).cpu(), torch.cat(out_steps).cpu(),
-               {**recipe.__dict__, "widths": list(recipe.widths)}, time.time() - started)
+    return INRZoo(Zoo(torch.cat(out_p).cpu(), labels.cpu(), recipe.widths), torch.cat(out_mse).cpu(),
+                  torch.cat(out_steps).cpu(), {**recipe.__dict__, "widths": list(recipe.widths)}, time.time() - started)
 
 
 def mnist_inr_targets(images: Tensor) -> tuple[Tensor, Tensor]:
@@ -222,5 +221,5 @@ def scaled_sine_waves(n: int, points: int, generator: torch.Generator, high: flo
     return targets.unsqueeze(-1), (x / math.pi).unsqueeze(-1), ab
 
 
-__all__ = ["INRRecipe", "MNIST_INR_WIDTHS", "SINE_INR_WIDTHS", "Zoo", "fit_inrs", "grid", "init_inrs",
+__all__ = ["INRRecipe", "INRZoo", "MNIST_INR_WIDTHS", "SINE_INR_WIDTHS", "fit_inrs", "grid", "init_inrs",
            "inr_forward", "loss_and_grad", "mnist_inr_targets", "num_parameters", "psnr", "scaled_sine_waves", "sine_waves"]

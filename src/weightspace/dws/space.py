@@ -5,7 +5,9 @@ An ``M``-layer MLP ``x_m = sigma(W_m x_{m-1} + b_m)`` has weights
 holds a batch of ``B`` such MLPs with ``C`` feature channels per entry:
 ``weights[m]`` of shape ``[B, C, n_m, n_{m-1}]`` and ``biases[m]`` of shape
 ``[B, C, n_m]`` (the layout of the ``nfn`` library). Input data of a weight-space
-network has ``C = 1``; hidden DWS layers carry more channels.
+network has ``C = 1``; hidden DWS layers carry more channels. A :class:`Zoo` is
+the data a method learns from: ``N`` MLPs of one architecture as flat vectors
+with their widths and one target each.
 
 The symmetry group is ``G = S_{n_1} x ... x S_{n_{M-1}}``: permuting the hidden
 neurons of layer ``m`` by ``tau_m`` maps ``W_m -> P_m W_m P_{m-1}^T`` and
@@ -54,6 +56,38 @@ class WeightSpace:
                 raise ValueError(f"layer {m}: weight {tuple(w.shape)} does not chain with the previous layer "
                                  f"(n_in should be {prev}) or with its bias {tuple(b.shape)}")
             prev = w.shape[2]
+
+    # ----- building -----------------------------------------------------------------------------
+    @classmethod
+    def from_tensors(cls, tensors: Sequence[Tensor]) -> WeightSpace:
+        """Inverse of :meth:`tensors`: ``W_1, ..., W_M, b_1, ..., b_M`` (``[B, C, n_m, n_{m-1}]``, ``[B, C, n_m]``)."""
+        if len(tensors) % 2 or not tensors:
+            raise ValueError(f"expected W_1..W_M then b_1..b_M, an even number of tensors; got {len(tensors)}")
+        half = len(tensors) // 2
+        return cls(tuple(tensors[:half]), tuple(tensors[half:]))
+
+    @classmethod
+    def cat(cls, spaces: Sequence[WeightSpace]) -> WeightSpace:
+        """The batches of ``spaces`` (MLPs of the same widths and channels) one after another."""
+        if not spaces:
+            raise ValueError("no weight spaces to concatenate")
+        shapes = {(s.widths, s.channels) for s in spaces}
+        if len(shapes) > 1:
+            raise ValueError(f"cannot concatenate weight spaces of different widths or channels: {sorted(shapes)}")
+        return cls.from_tensors([torch.cat(parts) for parts in zip(*(s.tensors() for s in spaces))])
+
+    @classmethod
+    def randn(cls, widths: Sequence[int], batch: int, channels: int = 1, generator: torch.Generator | None = None,
+              dtype: torch.dtype = torch.float32) -> WeightSpace:
+        """``batch`` MLPs of ``widths`` with standard Gaussian entries (drawn in float32: every weight, then every
+        bias), cast to ``dtype``."""
+        widths = check_widths(widths)
+        if batch < 1 or channels < 1:
+            raise ValueError(f"batch and channels must be positive, got batch={batch}, channels={channels}")
+        weights = tuple(torch.randn(batch, channels, b, a, generator=generator).to(dtype)
+                        for a, b in zip(widths[:-1], widths[1:]))
+        biases = tuple(torch.randn(batch, channels, b, generator=generator).to(dtype) for b in widths[1:])
+        return cls(weights, biases)
 
     # ----- shape facts -------------------------------------------------------------------------
     @property
@@ -195,6 +229,59 @@ class WeightSpace:
             else:
                 perms.append(torch.randperm(n, generator=generator).to(device))
         return perms
+
+
+@dataclass(frozen=True)
+class Zoo:
+    """``N`` MLPs of one architecture with a target each: the data a weight-space method learns from.
+
+    ``params`` ``[N, D]`` holds the MLPs as flat vectors (:meth:`WeightSpace.flatten`
+    order, ``D = num_parameters(widths)``), ``targets`` one label or regression
+    target per MLP; :attr:`space` gives the same MLPs as a :class:`WeightSpace`.
+    """
+
+    params: Tensor
+    targets: Tensor
+    widths: Shapes
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "widths", check_widths(self.widths))
+        size = num_parameters(self.widths)
+        if self.params.dim() != 2 or self.params.shape[1] != size:
+            raise ValueError(f"a zoo of MLPs {self.widths} holds flat parameters [N, {size}]; "
+                             f"got {tuple(self.params.shape)}")
+        if len(self.targets) != len(self.params):
+            raise ValueError(f"{len(self.params)} MLPs but {len(self.targets)} targets")
+
+    @classmethod
+    def from_space(cls, space: WeightSpace, targets: Tensor) -> Zoo:
+        """The 1-channel MLPs of ``space`` with one target each."""
+        if space.channels != 1:
+            raise ValueError(f"a zoo holds 1-channel weight spaces, got {space.channels} channels")
+        return cls(space.flatten(), targets, space.widths)
+
+    @property
+    def space(self) -> WeightSpace:
+        return WeightSpace.from_flat(self.params, self.widths)
+
+    def __len__(self) -> int:
+        return len(self.params)
+
+    def __getitem__(self, index) -> Zoo:
+        """The MLPs (and targets) at ``index`` of the zoo."""
+        return Zoo(self.params[index], self.targets[index], self.widths)
+
+    def to(self, device: str | torch.device) -> Zoo:
+        return Zoo(self.params.to(device), self.targets.to(device), self.widths)
+
+    def split(self, sizes: Sequence[int]) -> list[Zoo]:
+        """Consecutive parts of ``sizes`` MLPs each, from the start of the zoo."""
+        if any(int(n) < 1 for n in sizes):
+            raise ValueError(f"every part of a zoo split needs at least one MLP; got sizes {list(sizes)}")
+        if sum(sizes) > len(self):
+            raise ValueError(f"splits {list(sizes)} need {sum(sizes)} MLPs; the zoo has {len(self)}")
+        starts = [sum(sizes[:i]) for i in range(len(sizes))]
+        return [self[a : a + int(n)] for a, n in zip(starts, sizes)]
 
 
 def _check_permutation(perm: Tensor, n: int, layer: int) -> None:

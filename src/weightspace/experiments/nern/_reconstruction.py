@@ -118,19 +118,24 @@ def unrun(arch: str, cfg: dict[str, Any], slot: int | None = None) -> str:
     return f"not run: h = {slot} is not in this config's slots"
 
 
+Fit = tuple[str, str, dict[str, Any]]  # a NeRN of a slot: permutation mode, inputs, recipe overrides
+Tag = Callable[[str, int, str], str]  # (architecture, the paper's size, kind) -> row id
+
+
 def permutation_rows(paper_sizes: dict[str, list[int]]) -> Callable[[dict[str, Any]], list[str]]:
     """The row ids of a permutation table: each architecture's original and mode x paper size."""
     return lambda cfg: [tag for arch, sizes in paper_sizes.items()
                         for tag in [f"{arch}-original"] + [f"{arch}-{m}-{h}" for h in sizes for m in cfg["modes"]]]
 
 
-def permutation_table(cfg: dict[str, Any], ctx: RunContext, paper_sizes: dict[str, list[int]]) -> Outputs:
-    """Tables 1, 5 and 11: for each original and size, one NeRN per permutation mode.
+def slot_table(cfg: dict[str, Any], ctx: RunContext, paper_sizes: dict[str, list[int]], fits: dict[str, Fit],
+               tag: Tag, name: str) -> Outputs:
+    """Table ``name``: for each architecture its original and, for each of its sizes, one NeRN per kind of ``fits``.
 
-    Rows are named after the paper's (``<arch>-<mode>-<h>``); ``cfg["archs"]`` maps the
-    architectures that run to their sizes, ``cfg["slots"]`` to the paper's sizes they
-    stand in for and ``cfg["originals"]`` to the network that runs in their place (the
-    row's ``ran`` says what ran). The other rows say they did not run.
+    ``cfg["archs"]`` maps the architectures that run to their sizes, ``cfg["slots"]``
+    to the paper's sizes they stand in for and ``cfg["originals"]`` to the network
+    that runs in their place (each row's ``ran`` says what ran); rows are named
+    ``tag(arch, paper size, kind)``. The other rows say they did not run.
     """
     check_slots(cfg, paper_sizes)
     data = load(cfg, ctx)
@@ -144,13 +149,18 @@ def permutation_table(cfg: dict[str, Any], ctx: RunContext, paper_sizes: dict[st
         ordered = layouts(net)
         table.append(original_row(f"{arch}-original", spec, record, ran=ran(spec)))
         for h, slot in zip(cfg["archs"][arch], cfg["slots"][arch]):
-            for mode in cfg["modes"]:
-                tag = f"{arch}-{mode}-{slot}"
-                row, out = fitted(cfg, ctx, net, data, mode, {**cfg["nern"][arch], "hidden": h}, tag,
-                                  layout=ordered, ran=ran(spec, h))
+            for kind, (mode, inputs, overrides) in fits.items():
+                row, out = fitted(cfg, ctx, net, data, mode, {**cfg["nern"][arch], "hidden": h, **overrides},
+                                  tag(arch, slot, kind), inputs=inputs, layout=ordered, ran=ran(spec, h))
                 table.append(row)
-                curves[tag] = evaluated(out.curve)
-    table += [ReconstructionRow(row=f"{arch}-{m}-{h}", status=unrun(arch, cfg, h))
-              for arch, sizes in paper_sizes.items() for h in sizes for m in cfg["modes"] if unrun(arch, cfg, h)]
-    return Outputs(metrics={r.row: r.accuracy for r in table}, tables={"table": table}, curves=curves,
+                curves[row.row] = evaluated(out.curve)
+    table += [ReconstructionRow(row=tag(arch, h, kind), status=unrun(arch, cfg, h))
+              for arch, sizes in paper_sizes.items() for h in sizes for kind in fits if unrun(arch, cfg, h)]
+    return Outputs(metrics={r.row: r.accuracy for r in table}, tables={name: table}, curves=curves,
                    data={"split": data.description["split"]})
+
+
+def permutation_table(cfg: dict[str, Any], ctx: RunContext, paper_sizes: dict[str, list[int]]) -> Outputs:
+    """Tables 1, 5 and 11: for each original and size, one NeRN per permutation mode (rows ``<arch>-<mode>-<h>``)."""
+    return slot_table(cfg, ctx, paper_sizes, {m: (m, "data", {}) for m in cfg["modes"]},
+                      lambda arch, h, mode: f"{arch}-{mode}-{h}", "table")

@@ -11,15 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.nern._reconstruction import (ReconstructionRow, check_slots, fitted, load, original,
-                                                          original_row, ran, task, unrun)
+from weightspace.experiments.nern._reconstruction import ReconstructionRow, slot_table, task
 from weightspace.nern import fitting, originals
-from weightspace.nern.fitting import evaluated, layouts
 from weightspace.tables import Table
 
 TITLE = "NeRN, Table 4: data-free training with noise inputs"
 PAPER_SIZES = {"resnet20": [160, 180], "resnet56": [280, 320]}
-KINDS = {"recon": ("data", {"alpha": 0.0, "beta": 0.0}), "noise": ("noise", {})}  # kind -> inputs, recipe overrides
+# kind -> the Fit of its slot: cross-filter, on task images with L_recon alone or on noise with all losses
+KINDS = {"recon": ("cross", "data", {"alpha": 0.0, "beta": 0.0}), "noise": ("cross", "noise", {})}
 TABLES = {"table4": Table(ReconstructionRow, rows=[tag for arch, sizes in PAPER_SIZES.items() for tag in
                                                    [f"{arch}-original"] + [f"{arch}-{h}-{k}" for h in sizes
                                                                            for k in KINDS]])}
@@ -38,25 +37,4 @@ def config(profile: str) -> dict[str, Any]:
 
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
-    check_slots(cfg, PAPER_SIZES)
-    data = load(cfg, ctx)
-    table, curves = [], {}
-    for arch in PAPER_SIZES:
-        if unrun(arch, cfg):
-            table.append(ReconstructionRow(row=f"{arch}-original", status=unrun(arch, cfg)))
-            continue
-        spec = cfg["originals"][arch]
-        net, record = original(cfg, ctx, spec, data)
-        table.append(original_row(f"{arch}-original", spec, record))
-        ordered = layouts(net)
-        for h, slot in zip(cfg["archs"][arch], cfg["slots"][arch]):
-            for kind, (inputs, overrides) in KINDS.items():
-                tag = f"{arch}-{slot}-{kind}"
-                row, out = fitted(cfg, ctx, net, data, "cross", {**cfg["nern"][arch], "hidden": h, **overrides}, tag,
-                                  inputs=inputs, layout=ordered, ran=ran(spec, h))
-                table.append(row)
-                curves[tag] = evaluated(out.curve)
-    table += [ReconstructionRow(row=f"{arch}-{h}-{k}", status=unrun(arch, cfg, h))
-              for arch, sizes in PAPER_SIZES.items() for h in sizes for k in KINDS if unrun(arch, cfg, h)]
-    return Outputs(metrics={r.row: r.accuracy for r in table}, tables={"table4": table}, curves=curves,
-                   data={"split": data.description["split"]})
+    return slot_table(cfg, ctx, PAPER_SIZES, KINDS, lambda arch, h, kind: f"{arch}-{h}-{kind}", "table4")

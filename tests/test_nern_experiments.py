@@ -16,7 +16,7 @@ from weightspace.results import Checkpoint
 from weightspace.training import evaluate
 
 TINY_ORIGINAL = {"steps": 2, "batch_size": 16, "lr": 0.1, "optimizer": "sgd", "schedule": "step",
-                 "milestones": [1], "weight_decay": 1e-4, "nesterov": False, "eval_every": 1, "augment": True}
+                 "milestones": [1], "weight_decay": 1e-4, "nesterov": False, "eval_every": 1}
 TINY_NERN = {**NeRNConfig().to_dict(), "hidden": 8, "steps": 3, "batch_size": 4, "kernel_batch": 64,
              "warmup": 1, "eval_every": 2}
 
@@ -111,8 +111,9 @@ def test_a_trained_quick_nern_beats_a_random_predictor_by_far(isolated):
     torch.manual_seed(0)
     data = _separable()
     recipe = {**originals.recipe("brief"), "steps": 60, "batch_size": 32, "eval_every": 60}
-    original, record = originals.train_original(originals.architecture("resnet8-w4-gray"), recipe, 0.0, data, seed=0,
-                                                device=torch.device("cpu"), checkpoint=_checkpoint)
+    original, record = originals.train_original(originals.architecture("resnet8-w4-gray"), recipe, 0.0, data,
+                                                augment=False, seed=0, device=torch.device("cpu"),
+                                                checkpoint=_checkpoint)
     assert record["accuracy"] > 90
     layout = KernelLayout.of(conv_weights(original, conv_names(original)), "cross")
     score = lambda net: evaluate(net, data.eval)[0]  # noqa: E731
@@ -175,7 +176,7 @@ def _originals(cfg):
 def test_quick_configs_name_the_original_that_runs(name):
     """The quick original is a ResNet8 of width 4 with a 1-channel stem, and the config says so."""
     cfg = experiments.config(name, "quick")
-    assert (cfg["dataset"], cfg["split"], cfg["pad_to"]) == ("mnist", "test-8k/2k", 32)
+    assert (cfg["dataset"], cfg["split"], cfg["pad_to"], cfg["augment"]) == ("mnist", "test-8k/2k", 32, False)
     for arch in _originals(cfg):
         assert arch == {"arch": "resnet8", "width": 4, "in_channels": 1}
         net = originals.build_original(arch, 10)
@@ -186,6 +187,7 @@ def test_quick_configs_name_the_original_that_runs(name):
 def test_full_configs_load_their_data_by_dataset_and_split(name):
     cfg = experiments.config(name, "full")
     assert cfg["split"] == "standard" and cfg["dataset"] in ("cifar10", "cifar100") and cfg["pad_to"] is None
+    assert cfg["augment"] is True
     assert all(a["width"] == 16 and a["in_channels"] == 3 for a in _originals(cfg))
 
 
@@ -214,12 +216,8 @@ def test_presets_are_picked_by_name_and_copied():
 def test_bad_original_settings_fail_clearly(isolated, cifar):
     data = _fake("cifar10")
     with pytest.raises(ValueError, match="in_channels = 1 but cifar10 images have 3 channels"):
-        originals.train_original(originals.architecture("resnet8-w4-gray"), TINY_ORIGINAL, 0.0, data, seed=0,
-                                 device=torch.device("cpu"), checkpoint=_checkpoint)
-    with pytest.raises(KeyError, match="needs 'augment'"):
-        recipe = {k: v for k, v in TINY_ORIGINAL.items() if k != "augment"}
-        originals.train_original(originals.architecture("resnet20"), recipe, 0.0, data, seed=0,
-                                 device=torch.device("cpu"), checkpoint=_checkpoint)
+        originals.train_original(originals.architecture("resnet8-w4-gray"), TINY_ORIGINAL, 0.0, data, augment=False,
+                                 seed=0, device=torch.device("cpu"), checkpoint=_checkpoint)
     with pytest.raises(ValueError, match="not a CIFAR ResNet"):
         originals.build_original({"arch": "vgg16", "width": 16, "in_channels": 3}, 10)
     with pytest.raises(ValueError, match="pad_to = 30 cannot centre 32x32 images"):

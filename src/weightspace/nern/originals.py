@@ -32,16 +32,16 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
     "resnet8-w4-gray": {"arch": "resnet8", "width": 4, "in_channels": 1},
 }
 
-# Training recipes by name (``augment``: CIFAR's random crop and flip; the rest is a TrainConfig).
+# Training recipes by name (TrainConfig values).
 RECIPES: dict[str, dict[str, Any]] = {
     # The paper's CIFAR recipe: SGD 0.1, momentum 0.9, wd 1e-4, batch 128, 200 epochs (78,000 steps),
     # lr x0.1 at epochs 100 and 150, crop + flip.
     "cifar": {"steps": 78_000, "batch_size": 128, "lr": 0.1, "optimizer": "sgd", "schedule": "step",
               "milestones": [39_000, 58_500], "weight_decay": 1e-4, "nesterov": False, "eval_every": 3900,
-              "checkpoint_every": 3900, "augment": True},
+              "checkpoint_every": 3900},
     # A brief one-cycle run for the small MNIST originals.
     "brief": {"steps": 200, "batch_size": 64, "lr": 0.1, "optimizer": "sgd", "schedule": "one_cycle",
-              "weight_decay": 5e-4, "eval_every": 200, "augment": False},
+              "weight_decay": 5e-4, "eval_every": 200},
 }
 
 
@@ -110,9 +110,12 @@ def build_original(arch: dict[str, Any], num_classes: int) -> CifarResNet:
     return CifarResNet(int(name[6:]), num_classes, arch["width"], arch["in_channels"])
 
 
-def train_original(arch: dict[str, Any], recipe: dict[str, Any], smooth: float, data: ImageData, *, seed: int,
-                   device: torch.device, checkpoint: Callable[[str], Checkpoint]) -> tuple[nn.Module, dict[str, Any]]:
+def train_original(arch: dict[str, Any], recipe: dict[str, Any], smooth: float, data: ImageData, *, augment: bool,
+                   seed: int, device: torch.device,
+                   checkpoint: Callable[[str], Checkpoint]) -> tuple[nn.Module, dict[str, Any]]:
     """The original ``arch`` trained on ``data`` with ``recipe`` and eq. 6's term times ``smooth`` (cached).
+
+    ``augment``: each training batch gets CIFAR's random crop and flip (:func:`crop_flip`).
 
     Returns the network (eval mode, on ``device``) and its training record
     (``state``, ``accuracy``, ``seconds``). ``checkpoint(tag)`` gives the file an
@@ -121,11 +124,9 @@ def train_original(arch: dict[str, Any], recipe: dict[str, Any], smooth: float, 
     if data.train.x.shape[1] != arch.get("in_channels"):
         raise ValueError(f"the original's stem takes in_channels = {arch.get('in_channels')} but {data.name} images "
                          f"have {data.train.x.shape[1]} channels")
-    if "augment" not in recipe:
-        raise KeyError(f"an original's recipe needs 'augment' (true: CIFAR crop and flip), e.g. {RECIPES['brief']}")
-    key = {"arch": arch, "recipe": recipe, "smooth": smooth, "data": data.description, "device": device.type,
-           "seed": seed}
-    train = TrainConfig(**{k: v for k, v in recipe.items() if k != "augment"})
+    key = {"arch": arch, "recipe": recipe, "smooth": smooth, "augment": augment, "data": data.description,
+           "device": device.type, "seed": seed}
+    train = TrainConfig(**recipe)
 
     def make() -> dict[str, Any]:
         torch.manual_seed(seed)
@@ -134,7 +135,7 @@ def train_original(arch: dict[str, Any], recipe: dict[str, Any], smooth: float, 
         started = time.time()
         out = train_classifier(net, data, train, seed=seed, desc=f"original {arch['arch']}",
                                checkpoint=checkpoint(f"original-{arch['arch']}-{smooth}"), regularizer=reg,
-                               augment=crop_flip if recipe["augment"] else None)
+                               augment=crop_flip if augment else None)
         return {"state": {k: v.cpu() for k, v in net.state_dict().items()}, "accuracy": out.accuracy,
                 "seconds": round(time.time() - started, 1)}
 

@@ -24,14 +24,15 @@ from weightspace.nern.train import NeRNConfig, NeRNOutcome
 from weightspace.tables import Row
 
 TASKS: dict[str, dict[str, Any]] = {
-    "mnist32": {"dataset": "mnist", "split": "test-8k/2k", "pad_to": 32},
-    "cifar10": {"dataset": "cifar10", "split": "standard", "pad_to": None},
-    "cifar100": {"dataset": "cifar100", "split": "standard", "pad_to": None},
+    "mnist32": {"dataset": "mnist", "split": "test-8k/2k", "pad_to": 32, "augment": False},
+    "cifar10": {"dataset": "cifar10", "split": "standard", "pad_to": None, "augment": True},
+    "cifar100": {"dataset": "cifar100", "split": "standard", "pad_to": None, "augment": True},
 }
 
 
 def task(name: str) -> dict[str, Any]:
-    """The data settings of task ``name`` (``dataset``, ``split``, ``pad_to``) for a config."""
+    """The data settings of task ``name`` for a config: ``dataset``, ``split``, ``pad_to`` and ``augment``
+    (the originals train with CIFAR's random crop and flip)."""
     return preset(TASKS, name, "task")
 
 
@@ -64,8 +65,8 @@ def load(cfg: dict[str, Any], ctx: RunContext) -> ImageData:
 def original(cfg: dict[str, Any], ctx: RunContext, arch: dict[str, Any], data: ImageData,
              smooth: float = 0.0) -> tuple[nn.Module, dict[str, Any]]:
     """The original of architecture ``arch`` trained with ``cfg["reference"]`` (cached) and its record."""
-    return train_original(arch, cfg["reference"], smooth, data, seed=ctx.seed, device=ctx.device,
-                          checkpoint=ctx.checkpoint)
+    return train_original(arch, cfg["reference"], smooth, data, augment=cfg["augment"], seed=ctx.seed,
+                          device=ctx.device, checkpoint=ctx.checkpoint)
 
 
 def ran(arch: dict[str, Any], hidden: int | None = None) -> str:

@@ -8,7 +8,9 @@ embedding of eq. 1, the predictor and :class:`~weightspace.nern.predictor.NeRN`;
 :mod:`~weightspace.nern.permutation` the greedy orderings of Section 3.3;
 :mod:`~weightspace.nern.losses` eqs. 2-5; :mod:`~weightspace.nern.optim` Ranger;
 :mod:`~weightspace.nern.train` weight sampling and the predictor's training
-loop; :mod:`~weightspace.nern.applications` Section 5;
+loop; :mod:`~weightspace.nern.originals` the originals' architectures, recipes and
+cached training; :mod:`~weightspace.nern.fitting` the NeRN recipes and fitting one
+NeRN to an original; :mod:`~weightspace.nern.applications` Section 5;
 :mod:`~weightspace.nern.sizes` Appendices C-D; :mod:`~weightspace.nern.reference`
 the paper's printed numbers.
 """

@@ -12,17 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.nern import nern_recipe, original_recipe, permutation_table
+from weightspace.experiments.nern._reconstruction import ReconstructionRow, permutation_rows, permutation_table, task
+from weightspace.nern import fitting, originals
+from weightspace.tables import Table
 
 TITLE = "NeRN, Tables 2 and 11: CIFAR-100 reconstruction (full profile only)"
 PROFILES = ("full",)  # the quick profile has no data or model for it (its page shows the committed full result)
 PAPER_SIZES = {"resnet56": [320, 360, 400]}
+TABLES = {"table": Table(ReconstructionRow, rows=permutation_rows(PAPER_SIZES))}
 
 
 def config(profile: str) -> dict[str, Any]:
-    recipe = nern_recipe("full", steps=88_200, alpha=1e-5, beta=1e-5, warmup=10_000)
-    return {"dataset": "cifar100", "archs": PAPER_SIZES, "slots": PAPER_SIZES, "modes": ["none", "in", "cross"],
-            "nern": {"resnet56": recipe}, "reference": original_recipe("full"), "eval_limit": None}
+    return {**task("cifar100"), "archs": PAPER_SIZES, "slots": PAPER_SIZES,
+            "originals": {"resnet56": originals.architecture("resnet56")}, "modes": ["none", "in", "cross"],
+            "nern": {"resnet56": fitting.recipe("resnet56", steps=88_200)}, "reference": originals.recipe("cifar"),
+            "eval_limit": None}
 
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:

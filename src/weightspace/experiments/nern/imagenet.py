@@ -14,6 +14,7 @@ clear error. Table 13 (SqueezeNet) is not reproduced.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import torch
@@ -21,10 +22,12 @@ from torch import nn
 
 from weightspace.data import imagenet_folders
 from weightspace.experiments import Outputs, RunContext
-from weightspace.experiments.nern import evaluated, nern_recipe
+from weightspace.nern import fitting
+from weightspace.nern.fitting import evaluated
 from weightspace.nern.models import conv_names, resnet18
 from weightspace.nern.predictor import KernelLayout, NeRN, predictor_size_mb
 from weightspace.nern.train import NeRNConfig, conv_weights, train_nern
+from weightspace.tables import Row, Table
 
 TITLE = "NeRN, Tables 3 and 12: ImageNet ResNet18 (full profile only)"
 PROFILES = ("full",)  # the quick profile has no data or model for it (its page shows the committed full result)
@@ -32,9 +35,25 @@ SIZES = [1024, 1140, 1256, 1372]
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ImageNetRow(Row):
+    """Table 12: the pretrained original (``row="original"``) or a NeRN of size ``hidden`` under ``mode``."""
+
+    mode: str | None = None
+    hidden: int | None = None
+    predictor_mb: float | None = None
+    top1: float | None = None
+    top5: float | None = None
+    recon: float | None = None
+    iterations_per_second: float | None = None
+
+
+TABLES = {"table12": Table(ImageNetRow, rows=lambda cfg: ["original"] + [f"{m}-{h}" for m in cfg["modes"]
+                                                                           for h in cfg["sizes"]])}
+
+
 def config(profile: str) -> dict[str, Any]:
-    recipe = nern_recipe("full", steps=160_000, batch_size=32, kernel_batch=2**16, alpha=1e-6, beta=1e-6,
-                         warmup=20_000, eval_every=20_000)
+    recipe = fitting.recipe("resnet18")
     # "reference" documents how the pretrained original was trained (torchvision's recipe: 90 epochs of
     # batch 256, lr x0.1 every 30 epochs); it is loaded, never trained here.
     reference = {"steps": 450_450, "batch_size": 256, "lr": 0.1, "optimizer": "sgd", "schedule": "step",
@@ -89,7 +108,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         raise RuntimeError("torchvision's pretrained ResNet18 weights could not be loaded (offline? put "
                            "resnet18-f37072fd.pth in torch's hub cache, $TORCH_HOME/hub/checkpoints)") from err
     names = conv_names(original, (3,))
-    table, curves = [{"row": "original", **evaluate(original), "status": ""}], {}
+    table, curves = [ImageNetRow(row="original", **evaluate(original))], {}
     last: dict[str, float] = {}
 
     def score(net: nn.Module) -> float:
@@ -104,10 +123,9 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
             tag = f"{mode}-{h}"
             out = train_nern(original, nern, rcfg, batches, score, seed=ctx.seed, checkpoint=ctx.checkpoint(tag),
                              desc=tag)
-            table.append({"row": tag, "mode": mode, "hidden": h,
-                          "predictor_mb": predictor_size_mb(h, 6 * rcfg.frequencies),
-                          "top1": last["top1"], "top5": last["top5"], "recon": out.curve[-1]["recon"],
-                          "iterations_per_second": out.iterations_per_second, "status": ""})
+            table.append(ImageNetRow(row=tag, mode=mode, hidden=h, predictor_mb=predictor_size_mb(h, 6 * rcfg.frequencies),
+                                     top1=last["top1"], top5=last["top5"], recon=out.curve[-1]["recon"],
+                                     iterations_per_second=out.iterations_per_second))
             curves[tag] = evaluated(out.curve)
-    return Outputs(metrics={r["row"]: r.get("top1") for r in table}, tables={"table12": table}, curves=curves,
+    return Outputs(metrics={r.row: r.top1 for r in table}, tables={"table12": table}, curves=curves,
                    data={"split": "ImageNet (ILSVRC 2012): 1.28M train / 50,000 val"})

@@ -23,7 +23,7 @@ def _fake(name, n_train=64, n_eval=32):
 @pytest.mark.parametrize("name,profile", [(n, p) for n in experiments.names() for p in experiments.profiles(n)])
 def test_every_config_is_a_valid_recipe(name, profile):
     cfg = experiments.config(name, profile)
-    recipes = cfg.get("recipes", {"reference": cfg.get("reference")})
+    recipes = cfg.get("recipes") or ({"reference": cfg["reference"]} if "reference" in cfg else {})
     for recipe in recipes.values():
         TrainConfig(**recipe)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import random
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -17,6 +19,13 @@ from weightspace.results import Checkpoint
 
 OPTIMIZERS = ("adam", "sgd", "adamw")
 SCHEDULES = ("one_cycle", "linear", "constant", "step")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators with ``seed`` (before building or training a model)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from weightspace.dws.inr import INRRecipe, INRZoo, fit_inrs, mnist_inr_targets
 from weightspace.dws.models import build
 from weightspace.dws.space import Shapes, Zoo
 from weightspace.results import load_or_make
-from weightspace.training import Objective, TrainConfig, TrainOutcome, train_classifier
+from weightspace.training import Objective, TrainConfig, TrainOutcome, seed_everything, train_classifier
 
 CACHE = "dws"  # the cache folder of the paper's zoos
 IMAGE_STATS = {"mnist": (datasets.MNIST_MEAN, datasets.MNIST_STD),
@@ -187,12 +187,12 @@ def train_method(method: str, splits: ZooSplits, out_features: int, model_kwargs
     Weights are normalised with the training zoo's statistics; ``augment``
     (:class:`Augmentation` options) applies to training batches, plus a random
     hidden-neuron permutation for ``mlp_perm``; ``mlp_align`` trains on aligned MLPs.
-    The model is initialised from ``torch.manual_seed(seed)``.
+    The model is initialised from ``seed_everything(seed)``.
     """
     started = time.time()
     if method == "mlp_align":
         splits = splits.aligned()
-    torch.manual_seed(seed)
+    seed_everything(seed)
     mean, std = orbit_statistics(splits.train.params, splits.widths)
     model = Normalized(build(method, splits.widths, out_features, **model_kwargs), mean, std).to(device)
     aug = Augmentation(splits.widths, **{**augment, "permutation": method == "mlp_perm"})

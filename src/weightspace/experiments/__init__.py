@@ -15,7 +15,6 @@ import importlib
 import json
 import math
 import pkgutil
-import random
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,12 +22,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator
 
-import numpy as np
 import torch
 
 from weightspace import isa
 from weightspace.profiles import PROFILES, check_profile
 from weightspace.tables import Table, TableContractError, check_stored, conform
+from weightspace.training import seed_everything
 from weightspace.results import (RECOMPUTING, Checkpoint, Result, ResultFileError, cache_dir, check_writable,
                                  checkpoints_dir, config_hash, load_result, provenance, result_path, save_result,
                                  verifying)
@@ -202,12 +201,6 @@ def cpu_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

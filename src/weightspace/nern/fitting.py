@@ -21,7 +21,7 @@ from weightspace.nern.originals import preset
 from weightspace.nern.predictor import KernelLayout, NeRN
 from weightspace.nern.train import NeRNConfig, NeRNOutcome, conv_weights, image_batches, noise_batches, train_nern
 from weightspace.results import Checkpoint, load_or_make
-from weightspace.training import evaluate
+from weightspace.training import evaluate, seed_everything
 
 INPUTS = ("data", "noise")
 
@@ -95,7 +95,7 @@ def fit(original: nn.Module, data: ImageData, mode: str, settings: dict[str, Any
         raise ValueError(f"unknown inputs {inputs!r}: choose one of {', '.join(INPUTS)}")
     cfg = NeRNConfig(**settings)
     ordered = (layout or layouts(original))(mode)
-    torch.manual_seed(seed)
+    seed_everything(seed)
     nern = NeRN(ordered, cfg.hidden, cfg.base, cfg.frequencies).to(device)
     if inputs == "noise":
         draw = noise_batches(tuple(data.train.x.shape[1:]), cfg.batch_size, seed, device)

@@ -21,7 +21,7 @@ from weightspace import data as datasets
 from weightspace.data import ImageData, Split
 from weightspace.nern.models import CifarResNet, smoothness
 from weightspace.results import Checkpoint, load_or_make
-from weightspace.training import TrainConfig, train_classifier
+from weightspace.training import TrainConfig, seed_everything, train_classifier
 
 # Architectures by name: ``arch`` (resnet<6n+2>), ``width`` (channels of stage 1) and ``in_channels`` (the stem's).
 ARCHITECTURES: dict[str, dict[str, Any]] = {
@@ -129,7 +129,7 @@ def train_original(arch: dict[str, Any], recipe: dict[str, Any], smooth: float, 
     train = TrainConfig(**recipe)
 
     def make() -> dict[str, Any]:
-        torch.manual_seed(seed)
+        seed_everything(seed)
         net = build_original(arch, data.num_classes).to(device)
         reg = (lambda m: smooth * smoothness(m)) if smooth else None
         started = time.time()

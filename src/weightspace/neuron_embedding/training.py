@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from weightspace.data import ImageData, Split
 from weightspace.neuron_embedding.models import FC2_SIZES, FCNet
 from weightspace.results import Checkpoint, load_or_make
-from weightspace.training import Objective, TrainConfig, TrainOutcome, train_classifier
+from weightspace.training import Objective, TrainConfig, TrainOutcome, seed_everything, train_classifier
 
 REDUCTIONS = ("mean", "sum")
 
@@ -38,7 +38,7 @@ def trained_reference(data: ImageData, recipe: dict[str, Any], seed: int, device
     key = {"sizes": FC2_SIZES, "recipe": recipe, "seed": seed, "data": data.description, "device": device.type}
 
     def make() -> dict[str, Any]:
-        torch.manual_seed(seed)
+        seed_everything(seed)
         net = FCNet(FC2_SIZES, "direct").to(device)
         out = train_classifier(net, data, train_config, seed=seed, checkpoint=checkpoint(f"reference-seed{seed}"),
                                desc=f"reference (seed {seed})")

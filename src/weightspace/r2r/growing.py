@@ -26,7 +26,7 @@ from weightspace.r2r.networks import (NetSpec, ResNet, architecture, build, para
                                       training_flops)
 from weightspace.r2r.transforms import net2_deeper_net, net2_wider_net, r2_deeper_r, r2_wider_r, rescaled
 from weightspace.results import Checkpoint, load_or_make
-from weightspace.training import TrainConfig, evaluate, train_classifier
+from weightspace.training import TrainConfig, evaluate, seed_everything, train_classifier
 
 Transform = Callable[[ResNet, ImageData, torch.Generator], ResNet]
 Checkpoints = Callable[[str], Checkpoint]
@@ -64,7 +64,7 @@ def section52_specs(data: ImageData, widths: Sequence[int], fc: int, kernel: int
 
 def fresh(spec: NetSpec, seed: int, device: torch.device) -> ResNet:
     """A network of ``spec`` initialised from ``seed`` (the global torch generator is seeded with it)."""
-    torch.manual_seed(seed)
+    seed_everything(seed)
     return build(spec).to(device)
 
 

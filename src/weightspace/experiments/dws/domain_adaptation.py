@@ -57,11 +57,9 @@ def config(profile: str) -> dict[str, Any]:
         "classifiers": {"train": 800, "val": 100, "test": 200, "steps": 2000, "lr": 1e-3, "batch_size": 128},
         "editors": list(EDITORS),
         "models": {"dwsnet": {"hidden": 16, "layers": 4}, "mlp": {"hidden": 256}},
-        # the editors' recipe: nets_per_step classifiers adapted per step (not a batch of examples, so not under
-        # "recipes", which hold example-batch training recipes: none here)
+        # the editors' recipe: nets_per_step classifiers adapted per step (not a batch of examples)
         "editor": {"steps": 3000, "nets_per_step": 32, "lr": 1e-3, "optimizer": "adamw", "schedule": "constant",
                    "weight_decay": 5e-4, "eval_every": 100},
-        "recipes": {},
         "images_per_step": 128, "edit_scale": 0.1, "corruption": {"max_degrees": 30.0, "jitter": 0.4,
                                                                   "max_sigma": 1.5},
     }
@@ -85,9 +83,6 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     unknown = [e for e in cfg["editors"] if e not in EDITORS]
     if unknown:
         raise ValueError(f"unknown editors {unknown}: choose from {', '.join(EDITORS)}")
-    if cfg["recipes"]:
-        raise ValueError(f"dws.domain_adaptation trains its editors with the 'editor' setting; 'recipes' must stay "
-                         f"empty, got {sorted(cfg['recipes'])}")
     recipe = editor_recipe(cfg["editor"])
     data = datasets.load(cfg["dataset"], cfg["split"])  # DatasetNotFoundError offline, before any work
     widths = tuple(cfg["classifier_widths"])

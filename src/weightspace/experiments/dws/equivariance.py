@@ -68,7 +68,7 @@ TABLES = {"equivariance": Table(EquivarianceRow, rows=lambda cfg: _ids(cfg["arch
 def config(profile: str) -> dict[str, Any]:
     return {"architectures": [[2, 32, 32, 1], [3, 8, 1], [4, 16, 8, 16, 2], [5, 10, 10, 10, 10, 3]],
             "count_architectures": [[2, 3, 1], [1, 2, 3, 2], [2, 3, 2], [3, 2, 2, 2], [2, 4, 3, 1]],
-            "batch": 8, "channels": [3, 5], "recipes": {}}  # nothing is trained
+            "batch": 8, "channels": [3, 5]}  # nothing is trained
 
 
 def _max_diff(a: WeightSpace, b: WeightSpace) -> float:

@@ -59,8 +59,8 @@ TABLES = {"preservation": Table(PreservationRow, rows=TRANSFORMS), "details": Ta
 
 
 def config(profile: str) -> dict[str, Any]:
-    # no training: the same check at both profiles ("recipes" is empty)
-    return {"kernels": [1, 3, 5], "widths": [8, 12], "image_size": 16, "batch": 16, "hidden": 4, "recipes": {}}
+    # no training: the same check at both profiles
+    return {"kernels": [1, 3, 5], "widths": [8, 12], "image_size": 16, "batch": 16, "hidden": 4}
 
 
 def random_network(cfg: dict[str, Any], kernel: int, seed: int) -> ResNet:

@@ -56,51 +56,6 @@ def test_predictor_sizes_match_the_printed_ones():
         == pytest.approx(predictor_size_mb(240) * 2**20)
 
 
-def _brute_force_path(points, dist):
-    n = len(points)
-    path, seen = [0], {0}
-    while len(path) < n:
-        best = min((j for j in range(n) if j not in seen), key=lambda j: (dist(points[path[-1]], points[j]), j))
-        path.append(best)
-        seen.add(best)
-    return path
-
-
-def _cos(a, b):
-    return 1 - torch.dot(a, b).item() / (a.norm().item() * b.norm().item())
-
-
-def _l2(a, b):
-    return (a - b).pow(2).sum().item()
-
-
-@pytest.mark.parametrize("k", [1, 3])
-def test_cross_filter_order_is_the_brute_force_greedy_path(k):
-    w = torch.randn(6, 5, k, k, generator=torch.Generator().manual_seed(k))
-    expected = _brute_force_path(list(w.reshape(30, -1)), _cos if k > 1 else _l2)
-    assert permutation.cross_filter_order(w).tolist() == expected
-
-
-@pytest.mark.parametrize("k", [1, 3])
-def test_in_filter_order_is_the_brute_force_greedy_path(k):
-    f, c = 5, 4
-    w = torch.randn(f, c, k, k, generator=torch.Generator().manual_seed(10 + k))
-    dist = _cos if k > 1 else _l2
-    channels = [_brute_force_path(list(w[i].reshape(c, -1)), dist) for i in range(f)]
-    filter_dist = lambda a, b: sum(dist(w[a, channels[a][j]].flatten(), w[b, channels[b][j]].flatten())  # noqa
-                                   for j in range(c))
-    filters = _brute_force_path(list(range(f)), filter_dist)
-    expected = [i * c + ch for i in filters for ch in channels[i]]
-    assert permutation.in_filter_order(w).tolist() == expected
-
-
-def test_greedy_permutations_make_neighbouring_kernels_closer():
-    w = torch.randn(16, 16, 3, 3, generator=torch.Generator().manual_seed(0))
-    none = permutation.path_cost(w, permutation.order(w, "none"))
-    assert permutation.path_cost(w, permutation.order(w, "cross")) < permutation.path_cost(
-        w, permutation.order(w, "in")) < none
-
-
 @pytest.mark.parametrize("mode", permutation.MODES)
 def test_permutation_moves_no_weight_and_a_perfect_predictor_reconstructs_exactly(mode):
     torch.manual_seed(0)
@@ -217,11 +172,6 @@ def test_bad_inputs_fail_clearly():
         NeRNConfig(sampling="magnitude")
     with pytest.raises(ValueError, match="no loss"):
         NeRNConfig(recon=False, alpha=0, beta=0)
-
-
-def test_dense_and_streaming_greedy_paths_agree():
-    pts = torch.randn(3, 40, 9, generator=torch.Generator().manual_seed(3))
-    assert torch.equal(permutation.greedy_path(pts), permutation.greedy_path(pts, dense_limit=0))
 
 
 def test_predictor_pruning_zeroes_the_smallest_weights():

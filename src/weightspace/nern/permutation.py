@@ -2,8 +2,13 @@
 
 A greedy nearest-neighbour path through a layer's kernels approximates the
 minimum-weight Hamiltonian path of eq. 6's distances: start at kernel 0, then
-repeatedly go to the closest kernel not yet visited. Distances are cosine
-distances between flattened kernels, squared l2 distances for 1x1 kernels.
+repeatedly go to the closest kernel not yet visited. The distance is the cosine
+distance ``1 - cos(u, v)`` between flattened kernels (eq. 6; a zero kernel has
+cosine 0 with every kernel). For 1x1 kernels (the option-B shortcuts) the cosine
+of one-element vectors is only the product of their signs, so by default they use
+the squared difference ``(u - v)^2`` instead (``one_by_one="squared"``);
+``one_by_one="cosine"`` is the authors' code, which applies the cosine to 1x1
+kernels too.
 
 The result is an *order*: ``order[j]`` is the flat index ``f * C + c`` of the
 original kernel that coordinate ``j`` predicts. The network's weights never
@@ -14,98 +19,253 @@ move; only the coordinate that predicts each kernel changes.
   the filters, their distance being the sum of the kernel distances between the
   channel-ordered filters (Fig. 2). Every kernel stays in its filter.
 
-Both compute a layer's distances with one batched ``torch.cdist`` (all filters
-of a layer at once for the in-filter variant) and then take one vectorised
-argmin per step of the path, so ResNet56 is ordered in seconds on a CPU.
+Ties. The nearest kernel is decided in exact arithmetic on the float32 weights,
+and among kernels at exactly equal distance the lowest index wins (so ``v``,
+``3 v`` and ``5 v`` are all at cosine distance 0 from each other and are visited in
+index order, although their float32 cosines round apart). Each step scores the
+unvisited kernels in floating point with a rigorous error bound; only when a
+second kernel scores within twice that bound of the best are the candidates
+compared exactly (rationals: the cosine's sign times its square, or the squared
+difference). Filters of the in-filter path compare sums of cosines, which are
+irrational: those near-ties are decided on the sums computed to
+``FILTER_DIGITS`` significant digits (identical filters always tie exactly).
+The orders therefore do not depend on the BLAS, the thread count or the machine.
+
+Cost: the walk keeps only the unvisited kernels, compacted in a ``(d, m)`` block
+(no distance matrix: memory is linear in the number of kernels), and spends one
+matrix-vector product per step; layers of equal shape are walked together
+(:func:`orders`), one batched product per step.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from decimal import Decimal, localcontext
+from fractions import Fraction
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
 MODES = ("none", "in", "cross")
+ONE_BY_ONE = ("squared", "cosine")  # distance between 1x1 kernels: ours (default), the authors' code
+FILTER_DIGITS = 50  # precision of the exact comparison of in-filter filter distances (sums of cosines)
+_TORCH_SCORES = 1 << 15  # score blocks larger than this run through torch (its thread setting; no BLAS threads)
+
+Key = Callable[[np.ndarray, np.ndarray], object]  # (query, candidate) raw points -> exact score (larger is closer)
 
 
-def _points(kernels: torch.Tensor) -> torch.Tensor:
-    """Flattened kernels (..., n, k*k) whose Euclidean distances order pairs like eq. 6's distance.
+def _check_one_by_one(one_by_one: str) -> None:
+    if one_by_one not in ONE_BY_ONE:
+        raise ValueError(f"one_by_one = {one_by_one!r}: choose one of {', '.join(ONE_BY_ONE)}")
 
-    For k > 1 the kernels are normalised: |u - v|^2 = 2 - 2 cos(u, v) is monotone in the
-    cosine distance. 1x1 kernels keep their values (l2 distance).
+
+def _distance(kernel_size: int, one_by_one: str) -> str:
+    """The kernel distance for ``kernel_size`` x ``kernel_size`` kernels: ``cosine`` or ``squared``."""
+    _check_one_by_one(one_by_one)
+    return "squared" if kernel_size == 1 and one_by_one == "squared" else "cosine"
+
+
+def _unit(points: np.ndarray, group: int) -> np.ndarray:
+    """``points`` (..., d) with every run of ``group`` coordinates scaled to unit norm (zeros stay zero), float64."""
+    p = points.astype(np.float64).reshape(*points.shape[:-1], -1, group)
+    norm = np.sqrt((p * p).sum(-1, keepdims=True))
+    return np.divide(p, norm, out=np.zeros_like(p), where=norm > 0).reshape(points.shape)
+
+
+def _cosine_key(q: np.ndarray, x: np.ndarray) -> Fraction:
+    """``|q|^2 cos(q, x) |cos(q, x)|`` exactly: increasing in the cosine; 0 for a zero kernel."""
+    dot = sum(Fraction(a) * Fraction(b) for a, b in zip(q.tolist(), x.tolist()))
+    norm2 = sum(Fraction(b) ** 2 for b in x.tolist())
+    return dot * abs(dot) / norm2 if norm2 else Fraction(0)
+
+
+def _squared_key(q: np.ndarray, x: np.ndarray) -> Fraction:
+    """``-|q - x|^2`` exactly."""
+    return -sum((Fraction(a) - Fraction(b)) ** 2 for a, b in zip(q.tolist(), x.tolist()))
+
+
+def _cosine_sum_key(group: int) -> Key:
+    """The sum over runs of ``group`` coordinates of their cosines, to ``FILTER_DIGITS`` digits."""
+    def key(q: np.ndarray, x: np.ndarray) -> Decimal:
+        with localcontext() as ctx:
+            ctx.prec = FILTER_DIGITS
+            total = Decimal(0)
+            for i in range(0, q.size, group):
+                a, b = q[i:i + group].tolist(), x[i:i + group].tolist()
+                dot = sum(Fraction(u) * Fraction(v) for u, v in zip(a, b))
+                norms = sum(Fraction(u) ** 2 for u in a) * sum(Fraction(v) ** 2 for v in b)
+                if norms:
+                    total += (Decimal(dot.numerator) / Decimal(dot.denominator)) / (
+                        Decimal(norms.numerator) / Decimal(norms.denominator)).sqrt()
+            return total
+    return key
+
+
+class _Walk:
+    """The scoring of one greedy path: larger scores are closer.
+
+    Scores are ``query . column`` over a block of columns, one column per point:
+    ``cosine`` stores unit vectors (score = cosine, or the sum of the cosines of
+    runs of ``group`` coordinates); ``squared`` stores ``[x, |x|^2]`` and queries with
+    ``[2 q, -1]`` (score = ``|q|^2 - |q - x|^2``). ``tol`` bounds the rounding error
+    of a score; ``key`` is the exact score that decides candidates within ``2 tol``.
     """
-    flat = kernels.flatten(-2) if kernels.dim() > 2 else kernels
-    return flat if flat.shape[-1] == 1 else F.normalize(flat, dim=-1, eps=1e-12)
+
+    def __init__(self, raw: np.ndarray, distance: str, group: int, dtype: type) -> None:
+        self.raw = raw                                            # (B, n, d) float32 weights
+        d = raw.shape[-1]
+        if distance == "squared":
+            dtype = np.float64  # |q|^2 - |q - x|^2 cancels: neighbours' differences need float64 to be resolved
+            sq = (raw.astype(np.float64) ** 2).sum(-1, keepdims=True)
+            cols = np.concatenate((raw.astype(np.float64), sq), -1)
+            self.scale = np.r_[np.full(d, 2.0), 0.0]
+            self.shift = np.r_[np.zeros(d), -1.0]
+            bound = 3 * float(sq.max(initial=0.0))                # sum of |terms| <= 2 |q||x| + |x|^2
+            self.key: Key = _squared_key
+            self.exact = False
+        else:
+            cols = _unit(raw, group)
+            self.scale, self.shift = np.ones(d), np.zeros(d)
+            bound = d / group                                     # a sum of d / group cosines
+            self.key = _cosine_key if group == d else _cosine_sum_key(group)
+            self.exact = group == 1                               # 1x1 cosines are signs: exact small integers
+        self.cols = np.ascontiguousarray(np.swapaxes(cols, 1, 2), dtype=dtype)  # (B, D, n)
+        self.scale, self.shift = self.scale.astype(dtype), self.shift.astype(dtype)
+        self.cosine = distance == "cosine"
+        unit = np.finfo(dtype).eps / 2
+        self.tol = 0.0 if self.exact else 8 * unit * (self.cols.shape[1] + 2) * bound
 
 
-def greedy_path(points: torch.Tensor, dense_limit: int = 2**26) -> torch.Tensor:
-    """Greedy nearest-neighbour paths from index 0 through ``points`` (B, n, d): (B, n) visiting orders.
+def _scores(q: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """``q`` (B, D) times ``block`` (B, D, m): (B, m)."""
+    if block.size > _TORCH_SCORES:
+        if len(q) == 1:  # a matrix-vector product
+            return (torch.from_numpy(q[0]) @ torch.from_numpy(block[0])).numpy()[None]
+        return torch.matmul(torch.from_numpy(q).unsqueeze(1), torch.from_numpy(block)).squeeze(1).numpy()
+    return np.matmul(q[:, None, :], block)[:, 0, :]
 
-    All ``B`` problems advance together, one step per iteration, ties going to the
-    lowest index. When the ``B * n * n`` distances fit in ``dense_limit`` entries they
-    are computed once with ``torch.cdist`` and each step reads the current point's row
-    plus an infinite penalty on visited points; otherwise each step computes the distances from the current points.
-    """
-    if points.dim() != 3:
-        raise ValueError(f"expected points of shape (batch, n, d), got {tuple(points.shape)}")
-    b, n, _ = points.shape
-    rows = torch.arange(b, device=points.device)
-    path = torch.zeros(b, n, dtype=torch.long, device=points.device)
-    current = path[:, 0]
-    exact = "donot_use_mm_for_euclid_dist"
-    if b * n * n <= dense_limit:
-        dist = torch.cdist(points, points, compute_mode=exact)
-        visited = torch.zeros(b, n, dtype=points.dtype, device=points.device)
-        visited[:, 0] = math.inf
-        for step in range(1, n):
-            current = (dist[rows, current] + visited).argmin(1)
-            path[:, step] = current
-            visited[rows, current] = math.inf
-        return path
-    visited = torch.zeros(b, n, dtype=torch.bool, device=points.device)
-    visited[:, 0] = True
-    for step in range(1, n):
-        dist = torch.cdist(points[rows, current].unsqueeze(1), points, compute_mode=exact).squeeze(1)
-        current = dist.masked_fill(visited, math.inf).argmin(1)
-        path[:, step] = current
-        visited[rows, current] = True
+
+def _resolve(walk: _Walk, b: int, query: int, s: np.ndarray, best: float, ids: np.ndarray) -> int:
+    """The position, among the unvisited ``ids``, of the exactly closest point of problem ``b`` (lowest id on ties)."""
+    cands = np.flatnonzero(s >= best - 2 * walk.tol)
+    q = walk.raw[b, query]
+    if walk.exact or (walk.cosine and not q.any()):   # exact scores, or a zero kernel: cosine 0 to all
+        return int(cands[np.argmin(ids[cands])])
+    keyed = [(walk.key(q, walk.raw[b, ids[p]]), -ids[p], p) for p in cands.tolist()]
+    return max(keyed)[2]
+
+
+def _greedy(walk: _Walk) -> np.ndarray:
+    """The greedy paths from point 0 of every problem of ``walk``: (B, n) visiting orders."""
+    cols = walk.cols.copy()
+    b, _, n = cols.shape
+    rows = np.arange(b)
+    path = np.zeros((b, n), dtype=np.int64)
+    ids = np.tile(np.arange(n), (b, 1))          # ids[:, :m] are the unvisited points, columns cols[:, :, :m]
+    current = np.zeros(b, dtype=np.int64)        # the last visited point of each problem
+    q = cols[:, :, 0] * walk.scale + walk.shift
+    cols[:, :, 0], ids[:, 0] = cols[:, :, n - 1], ids[:, n - 1]
+    for m in range(n - 1, 0, -1):
+        s = _scores(q, cols[:, :, :m])
+        pos = s.argmax(1)
+        best = s[rows, pos]
+        if m > 1:
+            top = best.copy()
+            s[rows, pos] = -math.inf
+            for i in np.flatnonzero(s.max(1) >= top - 2 * walk.tol):
+                s[i, pos[i]] = top[i]
+                pos[i] = _resolve(walk, int(i), int(current[i]), s[i], float(top[i]), ids[i, :m])
+        current = ids[rows, pos]
+        path[:, n - m] = current
+        q = cols[rows, :, pos] * walk.scale + walk.shift
+        cols[rows, :, pos], ids[rows, pos] = cols[:, :, m - 1], ids[:, m - 1]
     return path
 
 
-def cross_filter_order(weight: torch.Tensor) -> torch.Tensor:
-    """Cross-filter order of a conv weight (F, C, k, k): a path over all F*C kernels."""
-    f, c = weight.shape[:2]
-    return greedy_path(_points(weight.detach().reshape(1, f * c, *weight.shape[2:])))[0]
+def greedy_path(points: torch.Tensor, distance: str = "cosine") -> torch.Tensor:
+    """Greedy nearest-neighbour paths from index 0 through ``points`` (B, n, d): (B, n) visiting orders.
+
+    ``distance`` is ``cosine`` (``1 - cos``) or ``squared`` (``|u - v|^2``); all ``B``
+    problems advance together, and ties in exact arithmetic go to the lowest index.
+    """
+    if points.dim() != 3:
+        raise ValueError(f"expected points of shape (batch, n, d), got {tuple(points.shape)}")
+    if distance not in ("cosine", "squared"):
+        raise ValueError(f"distance = {distance!r}: choose cosine or squared")
+    raw = points.detach().cpu().to(torch.float32).numpy()
+    return torch.from_numpy(_greedy(_Walk(raw, distance, raw.shape[-1], np.float32))).to(points.device)
 
 
-def in_filter_order(weight: torch.Tensor) -> torch.Tensor:
-    """In-filter order of a conv weight (F, C, k, k): channels within each filter, then the filters."""
-    f, c = weight.shape[:2]
-    pts = _points(weight.detach().reshape(f, c, *weight.shape[2:]))   # (F, C, d)
-    channels = greedy_path(pts)                                        # (F, C)
-    ordered = torch.gather(pts, 1, channels.unsqueeze(-1).expand_as(pts))
-    filters = greedy_path(ordered.reshape(1, f, -1))[0]                # sum of kernel distances
-    return (filters.unsqueeze(1) * c + channels[filters]).reshape(-1)
+def _kernels(weights: Sequence[torch.Tensor]) -> np.ndarray:
+    """The kernels of equally shaped conv weights (F, C, k, k) as float32 (L, F, C, k*k)."""
+    return np.stack([w.detach().cpu().to(torch.float32).reshape(*w.shape[:2], -1).numpy() for w in weights])
 
 
-def order(weight: torch.Tensor, mode: str) -> torch.Tensor:
-    """The coordinate -> kernel order of one layer for a permutation ``mode`` (none, in, cross)."""
+def _cross(weights: Sequence[torch.Tensor], one_by_one: str) -> list[torch.Tensor]:
+    f, c, k = weights[0].shape[0], weights[0].shape[1], weights[0].shape[-1]
+    raw = _kernels(weights).reshape(len(weights), f * c, k * k)
+    return list(torch.from_numpy(_greedy(_Walk(raw, _distance(k, one_by_one), k * k, np.float32))))
+
+
+def _in(weights: Sequence[torch.Tensor], one_by_one: str) -> list[torch.Tensor]:
+    (f, c), k, layers = weights[0].shape[:2], weights[0].shape[-1], len(weights)
+    distance = _distance(k, one_by_one)
+    raw = _kernels(weights)                                                       # (L, F, C, k*k)
+    channels = _greedy(_Walk(raw.reshape(layers * f, c, k * k), distance, k * k, np.float32)).reshape(layers, f, c)
+    ordered = np.take_along_axis(raw, channels[..., None], 2).reshape(layers, f, c * k * k)
+    filters = _greedy(_Walk(ordered, distance, k * k, np.float64))                # (L, F): sum of kernel distances
+    flat = filters[:, :, None] * c + np.take_along_axis(channels, filters[:, :, None], 1)
+    return list(torch.from_numpy(flat.reshape(layers, f * c)))
+
+
+def orders(weights: Sequence[torch.Tensor], mode: str, one_by_one: str = "squared") -> list[torch.Tensor]:
+    """The coordinate -> kernel order of each conv weight (F, C, k, k) for a permutation ``mode``.
+
+    Layers of equal shape are walked together; every order equals that of :func:`order`.
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown permutation mode {mode!r}: choose one of {', '.join(MODES)}")
+    _check_one_by_one(one_by_one)
+    for w in weights:
+        if w.dim() != 4 or w.shape[-1] != w.shape[-2]:
+            raise ValueError(f"expected conv weights of shape (F, C, k, k), got {tuple(w.shape)}")
     if mode == "none":
-        return torch.arange(weight.shape[0] * weight.shape[1], device=weight.device)
-    if mode == "in":
-        return in_filter_order(weight)
-    if mode == "cross":
-        return cross_filter_order(weight)
-    raise ValueError(f"unknown permutation mode {mode!r}: choose one of {', '.join(MODES)}")
+        return [torch.arange(w.shape[0] * w.shape[1], device=w.device) for w in weights]
+    walk = _cross if mode == "cross" else _in
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, w in enumerate(weights):
+        groups.setdefault(tuple(w.shape), []).append(i)
+    out: list[torch.Tensor] = [torch.empty(0)] * len(weights)
+    for members in groups.values():
+        for i, o in zip(members, walk([weights[i] for i in members], one_by_one), strict=True):
+            out[i] = o.to(weights[i].device)
+    return out
 
 
-def path_cost(weight: torch.Tensor, layer_order: torch.Tensor) -> float:
+def cross_filter_order(weight: torch.Tensor, one_by_one: str = "squared") -> torch.Tensor:
+    """Cross-filter order of a conv weight (F, C, k, k): a path over all F*C kernels."""
+    return orders([weight], "cross", one_by_one)[0]
+
+
+def in_filter_order(weight: torch.Tensor, one_by_one: str = "squared") -> torch.Tensor:
+    """In-filter order of a conv weight (F, C, k, k): channels within each filter, then the filters."""
+    return orders([weight], "in", one_by_one)[0]
+
+
+def order(weight: torch.Tensor, mode: str, one_by_one: str = "squared") -> torch.Tensor:
+    """The coordinate -> kernel order of one layer for a permutation ``mode`` (none, in, cross)."""
+    return orders([weight], mode, one_by_one)[0]
+
+
+def path_cost(weight: torch.Tensor, layer_order: torch.Tensor, one_by_one: str = "squared") -> float:
     """Mean of eq. 6's distances between consecutive kernels along ``layer_order`` (per step of the path)."""
-    pts = _points(weight.detach().reshape(-1, *weight.shape[2:]))[layer_order]
-    if pts.shape[-1] == 1:
+    pts = weight.detach().reshape(-1, weight.shape[-2] * weight.shape[-1])
+    if _distance(weight.shape[-1], one_by_one) == "squared":
+        pts = pts[layer_order]
         d = (pts[1:] - pts[:-1]).pow(2).sum(-1)
     else:
+        pts = torch.nn.functional.normalize(pts, dim=-1, eps=1e-12)[layer_order]
         d = 1 - (pts[1:] * pts[:-1]).sum(-1)
     return d.mean().item()
 

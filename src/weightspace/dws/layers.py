@@ -103,12 +103,122 @@ def parameters_per_channel_pair(widths: Sequence[int], blocks: Iterable[str] = B
                for t in equivariant_terms(widths, blocks))
 
 
+@dataclass(frozen=True)
+class _Group:
+    """Terms that share one matrix product: every source pooled to ``kept``, concatenated on channels, one map.
+
+    ``kept`` are the set axes of width above 1 that the terms keep (descending
+    labels); ``blocks[t][s]`` is the index in :func:`equivariant_terms` of the term
+    from ``sources[s]`` to ``targets[t]``.
+    """
+
+    kept: tuple[int, ...]
+    sources: tuple[int, ...]
+    targets: tuple[int, ...]
+    blocks: tuple[tuple[int, ...], ...]
+
+
+def _mean(x: Tensor, dims: int | list[int], keepdim: bool = True) -> Tensor:
+    """``x.mean(dims, keepdim)`` as a sum times ``1/n``: its backward is a broadcast view, not a new tensor."""
+    count = math.prod(x.shape[d] for d in ([dims] if isinstance(dims, int) else dims))
+    return x.sum(dims, keepdim=keepdim) * (1.0 / count)
+
+
+def product_groups(widths: Sequence[int], blocks: Iterable[str] = BLOCKS) -> list[_Group]:
+    """The terms of :func:`equivariant_terms` grouped into one matrix product per kept axes (and source set).
+
+    A term reads its source averaged over every set axis it does not keep and
+    writes its target broadcast over them, so terms that keep the same axes read and
+    write at one shape: their maps stacked block-wise (rows: targets, columns:
+    sources) form one product. A width-1 axis is kept and pooled at once (size 1),
+    so it does not split a group. Every target in the kept axes' reach takes every
+    source there (the choice of kept axes is free per pair), so the block matrix
+    is dense; where ``blocks`` drops a kind of pair, targets with different sources
+    get separate products. At 2-32-32-1 the 55 terms are 4 products.
+    """
+    widths = check_widths(widths)
+    terms = equivariant_terms(widths, blocks)
+    index, by_kept = {}, {}
+    for i, t in enumerate(terms):
+        kept = tuple(sorted((a for a in t.kept if widths[a] > 1), reverse=True))
+        index[t.src, t.dst, kept] = i
+        by_kept.setdefault(kept, {}).setdefault(t.dst, []).append(t.src)
+    groups = []
+    for kept, sources in by_kept.items():
+        by_sources: dict[tuple[int, ...], list[int]] = {}
+        for dst, srcs in sorted(sources.items()):
+            by_sources.setdefault(tuple(sorted(srcs)), []).append(dst)
+        for srcs, dsts in by_sources.items():
+            groups.append(_Group(kept, srcs, tuple(dsts), tuple(tuple(index[s, d, kept] for s in srcs) for d in dsts)))
+    return groups
+
+
+class _BroadcastSum(torch.autograd.Function):
+    """``sum(parts)`` broadcast to ``shape``, as one new contiguous tensor; the backward reduces once per shape.
+
+    The forward sums the parts that stay smaller than ``shape`` first, then adds the
+    rest into one preallocated output (one pass over it per full-size addend). The
+    backward reduces the output gradient to each part's shape from the smallest
+    reduction already made (``[B, C, n, n']`` -> ``[B, C, n, 1]`` -> ``[B, C, 1, 1]``
+    -> ``[1, C, 1, 1]``), not from the full gradient each time.
+    """
+
+    @staticmethod
+    def forward(ctx, shape: tuple[int, ...], *parts: Tensor) -> Tensor:
+        ctx.shapes = [p.shape for p in parts]
+        order = sorted(parts, key=Tensor.numel)
+        small, rest = None, []
+        for p in order:
+            joint = p.shape if small is None else torch.broadcast_shapes(small.shape, p.shape)
+            if math.prod(joint) < math.prod(shape):
+                small = p if small is None else small + p
+            else:
+                rest.append(p)
+        out = torch.empty(shape, dtype=parts[0].dtype, device=parts[0].device)
+        if not rest:
+            return out.copy_(small.expand(shape))
+        if small is None:
+            out.copy_(rest[0])
+        else:
+            torch.add(rest[0], small, out=out)
+        for p in rest[1:]:
+            out.add_(p)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:
+        made = {tuple(grad.shape): grad}
+        grads: dict[int, Tensor] = {}
+        for i in sorted(range(len(ctx.shapes)), key=lambda i: -math.prod(ctx.shapes[i])):
+            want = tuple(ctx.shapes[i])
+            if want not in made:
+                fits = [g for g in made.values() if all(w in (1, h) for w, h in zip(want, g.shape))]
+                src = min(fits, key=Tensor.numel)
+                made[want] = src.sum([d for d, (w, h) in enumerate(zip(want, src.shape)) if w != h], keepdim=True)
+            grads[i] = made[want]
+        return (None, *[grads[i] for i in range(len(ctx.shapes))])
+
+
 class DWSLayer(nn.Module):
     """An affine ``G``-equivariant map ``V^{c_in} -> V^{c_out}`` of weight spaces (Theorem 5.1 with App. B).
 
     ``blocks`` switches blocks off for the ablation of App. K.2 (e.g. ``("WW",)``
     keeps only the weight-to-weight block). Every term's map is initialised like an
-    ``nn.Linear`` whose fan-in is everything that feeds the output tensor.
+    ``nn.Linear`` whose fan-in is everything that feeds the output tensor. The
+    terms run as one matrix product per group of :func:`product_groups`:
+    ``maps[k]`` is group ``k``'s block matrix (rows: its targets, columns: its
+    sources), :meth:`term_maps` gives each term's block, and every output tensor
+    is contiguous.
+
+    Shape:
+        input: a :class:`WeightSpace` of ``widths`` with ``in_channels`` channels
+        (``W_m`` ``[B, c_in, n_m, n_{m-1}]``, ``b_m`` ``[B, c_in, n_m]``); output: the
+        same widths with ``out_channels`` channels.
+
+    Example:
+        >>> layer = DWSLayer((2, 32, 32, 1), 1, 16)
+        >>> layer(WeightSpace.randn((2, 32, 32, 1), batch=4)).weights[1].shape
+        torch.Size([4, 16, 32, 32])
     """
 
     def __init__(self, widths: Sequence[int], in_channels: int, out_channels: int,
@@ -120,45 +230,72 @@ class DWSLayer(nn.Module):
         self.blocks = check_blocks(blocks)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.terms = equivariant_terms(self.widths, self.blocks)
+        self.groups = product_groups(self.widths, self.blocks)
         self.axes = tensor_axes(self.widths)
-        size = lambda labels: math.prod(self.widths[a] for a in labels)  # noqa: E731
         fan_in = [0] * len(self.axes)
         for t in self.terms:
-            fan_in[t.dst] += in_channels * size(t.free_in)
-        self.maps = nn.ParameterList()
+            fan_in[t.dst] += in_channels * self._size(t.free_in)
+        term_maps = []
         for t in self.terms:
             bound = 1.0 / math.sqrt(fan_in[t.dst])
-            weight = torch.empty(out_channels * size(t.free_out), in_channels * size(t.free_in))
-            self.maps.append(nn.Parameter(weight.uniform_(-bound, bound)))
+            weight = torch.empty(out_channels * self._size(t.free_out), in_channels * self._size(t.free_in))
+            term_maps.append(weight.uniform_(-bound, bound))
+        self.maps = nn.ParameterList(
+            nn.Parameter(torch.cat([torch.cat([term_maps[i] for i in row], dim=1) for row in g.blocks]))
+            for g in self.groups)
         self.bias = nn.ParameterList()
         for dst, out_axes in enumerate(self.axes):
-            free = [a for a in out_axes if not _is_set(a, self.widths)]
             bound = 1.0 / math.sqrt(max(fan_in[dst], 1))
-            self.bias.append(nn.Parameter(torch.empty(out_channels * size(free)).uniform_(-bound, bound)))
+            size = out_channels * self._size(self._free(dst))
+            self.bias.append(nn.Parameter(torch.empty(size).uniform_(-bound, bound)))
 
     def extra_repr(self) -> str:
         return (f"widths={self.widths}, channels={self.in_channels}->{self.out_channels}, "
-                f"blocks={'+'.join(self.blocks)}, terms={len(self.terms)}")
+                f"blocks={'+'.join(self.blocks)}, terms={len(self.terms)}, products={len(self.groups)}")
 
-    def _pool(self, x: Tensor, in_axes: tuple[int, ...], pooled: tuple[int, ...],
-              free: tuple[int, ...]) -> tuple[Tensor, tuple[int, ...]]:
-        """Average ``x`` over ``pooled`` axes and fold ``free`` axes into channels; return it and its set labels."""
+    def _size(self, labels: Iterable[int]) -> int:
+        return math.prod(self.widths[a] for a in labels)
+
+    def _free(self, index: int) -> tuple[int, ...]:
+        return tuple(a for a in self.axes[index] if not _is_set(a, self.widths))
+
+    def _read(self, x: Tensor, src: int, kept: tuple[int, ...], means: dict[tuple[int, int], Tensor]) -> Tensor:
+        """``x`` (tensor ``src``) averaged over its set axes not in ``kept``, free axes folded into channels.
+
+        Returns ``[B, C * F, prod(kept)]`` (``[B, C * F]`` when nothing is kept). A
+        tensor averaged over both of its set axes reuses its mean over the first
+        (``means``, keyed by (tensor, first axis averaged)).
+        """
+        axes = self.axes[src]
+        pooled = [a for a in axes if _is_set(a, self.widths) and self.widths[a] > 1 and a not in kept]
         if pooled:
-            x = x.mean(dim=[2 + in_axes.index(a) for a in pooled])
-        left = [a for a in in_axes if a not in pooled]
-        order = [a for a in left if a in free] + [a for a in left if a not in free]
-        x = x.permute(0, 1, *[2 + left.index(a) for a in order])
-        kept = tuple(a for a in order if a not in free)
-        return x.reshape(x.shape[0], -1, *x.shape[2 + len(free):]), kept
+            key = (src, pooled[0])
+            if key not in means:
+                means[key] = _mean(x, 2 + axes.index(pooled[0]))
+            x = _mean(means[key], 2 + axes.index(pooled[1])) if len(pooled) == 2 else means[key]
+        order = [a for a in axes if not _is_set(a, self.widths)] + list(kept)
+        rest = [a for a in axes if a not in order]  # pooled or width-1 axes: size 1 here
+        x = x.permute(0, 1, *[2 + axes.index(a) for a in order + rest])
+        return x.reshape(x.shape[0], -1, self._size(kept)) if kept else x.reshape(x.shape[0], -1)
 
-    def _place(self, y: Tensor, kept: tuple[int, ...], free: tuple[int, ...], out_axes: tuple[int, ...]) -> Tensor:
-        """``y`` ``[B, C_out * F, *kept]`` laid out on ``out_axes`` with size-1 axes where it broadcasts."""
-        y = y.reshape(y.shape[0], self.out_channels, *[self.widths[a] for a in free], *y.shape[2:])
-        current = list(free) + list(kept)
+    def _place(self, y: Tensor, dst: int, kept: tuple[int, ...]) -> Tensor:
+        """``y`` ``[B, C_out * F, prod(kept)]`` (or ``[B, C_out * F]``) on the axes of tensor ``dst``, size 1 elsewhere."""
+        free, out_axes = self._free(dst), self.axes[dst]
+        y = y.reshape(y.shape[0], self.out_channels, *[self.widths[a] for a in free + kept])
+        current = list(free + kept)
         present = [a for a in out_axes if a in current]
         y = y.permute(0, 1, *[2 + current.index(a) for a in present])
-        return y.reshape(y.shape[0], self.out_channels,
-                         *[self.widths[a] if a in current else 1 for a in out_axes])
+        return y.reshape(y.shape[0], self.out_channels, *[self.widths[a] if a in current else 1 for a in out_axes])
+
+    def term_maps(self) -> list[Tensor]:
+        """Each term's map ``[C_out F_out, C_in F_in]`` (in :attr:`terms` order), a view of its block in :attr:`maps`."""
+        found: dict[int, Tensor] = {}
+        for group, weight in zip(self.groups, self.maps):
+            rows = [self.out_channels * self._size(self._free(t)) for t in group.targets]
+            cols = [self.in_channels * self._size(self._free(s)) for s in group.sources]
+            for row, band in zip(group.blocks, weight.split(rows, dim=0)):
+                found.update(zip(row, band.split(cols, dim=1)))
+        return [found[i] for i in range(len(self.terms))]
 
     def forward(self, space: WeightSpace) -> WeightSpace:
         if space.widths != self.widths or space.channels != self.in_channels:
@@ -166,27 +303,19 @@ class DWSLayer(nn.Module):
                              f"got {space.widths} with {space.channels}")
         inputs = space.tensors()
         batch = space.batch_size
-        # terms that broadcast along the same output axes are summed at their small shape first
-        partial: dict[tuple[int, tuple[int, ...]], Tensor] = {}
-        pooled_cache: dict[tuple, tuple[Tensor, tuple[int, ...]]] = {}
-        for term, weight in zip(self.terms, self.maps):
-            key = (term.src, term.pooled)
-            if key not in pooled_cache:
-                pooled_cache[key] = self._pool(inputs[term.src], self.axes[term.src], term.pooled, term.free_in)
-            x, kept = pooled_cache[key]
-            x = x.permute(0, *range(2, x.dim()), 1)  # channels last for the linear map
-            y = (x @ weight.T).permute(0, x.dim() - 1, *range(1, x.dim() - 1))
-            y = self._place(y, kept, term.free_out, self.axes[term.dst])
-            group = (term.dst, tuple(y.shape[2:]))
-            partial[group] = y if group not in partial else partial[group] + y
+        means: dict[tuple[int, int], Tensor] = {}
+        parts: list[list[Tensor]] = [[] for _ in self.axes]
+        for group, weight in zip(self.groups, self.maps):
+            xs = [self._read(inputs[s], s, group.kept, means) for s in group.sources]
+            x = torch.cat(xs, dim=1) if len(xs) > 1 else xs[0]
+            y = torch.bmm(weight.expand(x.shape[0], *weight.shape), x) if group.kept else x @ weight.T
+            rows = [self.out_channels * self._size(self._free(t)) for t in group.targets]
+            for dst, part in zip(group.targets, y.split(rows, dim=1)):
+                parts[dst].append(self._place(part, dst, group.kept))
         result = []
         for dst, out_axes in enumerate(self.axes):
-            free = tuple(a for a in out_axes if not _is_set(a, self.widths))
-            y = self._place(self.bias[dst].view(1, -1), (), free, out_axes)
-            for (d, _), part in sorted(partial.items(), key=lambda kv: sum(kv[0][1])):
-                if d == dst:
-                    y = y + part
-            result.append(y.expand(batch, self.out_channels, *[self.widths[a] for a in out_axes]))
+            full = (batch, self.out_channels, *[self.widths[a] for a in out_axes])
+            result.append(_BroadcastSum.apply(full, self._place(self.bias[dst].view(1, -1), dst, ()), *parts[dst]))
         M = len(self.widths) - 1
         return WeightSpace(tuple(result[:M]), tuple(result[M:]))
 
@@ -217,7 +346,7 @@ class InvariantLayer(nn.Module):
         feats = []
         for x, axes in zip(space.tensors(), self.axes):
             set_dims = [2 + i for i, a in enumerate(axes) if _is_set(a, self.widths)]
-            feats.append((x.mean(dim=set_dims) if set_dims else x).flatten(1))
+            feats.append((_mean(x, set_dims, keepdim=False) if set_dims else x).flatten(1))
         return torch.cat(feats, dim=1)
 
     def forward(self, space: WeightSpace) -> Tensor:
@@ -228,10 +357,14 @@ class InvariantLayer(nn.Module):
 
 
 class WSReLU(nn.Module):
-    """Pointwise ReLU on every tensor (equivariant)."""
+    """Pointwise ReLU on every tensor (equivariant); ``inplace`` overwrites the input (as ``nn.ReLU``)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, space: WeightSpace) -> WeightSpace:
-        return space.map(torch.relu)
+        return space.map(torch.relu_ if self.inplace else torch.relu)
 
 
 class WSDropout(nn.Module):

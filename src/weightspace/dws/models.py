@@ -58,7 +58,7 @@ class _DWSTrunk(nn.Module):
             mods.append(DWSLayer(self.widths, channels, hidden, blocks))
             if batch_norm:
                 mods.append(WSBatchNorm(self.widths, hidden))
-            mods.append(WSReLU())
+            mods.append(WSReLU(inplace=True))  # on the fresh output of the layer or BatchNorm
             if dropout:
                 mods.append(WSDropout(dropout))
             channels = hidden

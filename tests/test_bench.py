@@ -11,11 +11,18 @@ from weightspace import bench
 from weightspace.cli import main
 
 
+def _spin(seconds: float) -> None:
+    """Compute for ``seconds`` of this thread's CPU time."""
+    started = time.thread_time()
+    while time.thread_time() - started < seconds:
+        pass
+
+
 def _toy(monkeypatch, **changes):
     module = types.ModuleType("weightspace.toypaper.bench")
-    module.CASES = [bench.Case(**{"name": "toypaper.sleep", "what": "a short sleep against a longer one",
-                                  "setup": lambda: 0.002, "ours": time.sleep,
-                                  "baseline": lambda s: time.sleep(4 * s), "baseline_name": "4x sleep",
+    module.CASES = [bench.Case(**{"name": "toypaper.spin", "what": "a short computation against a longer one",
+                                  "setup": lambda: 0.003, "ours": _spin,
+                                  "baseline": lambda s: _spin(4 * s), "baseline_name": "4x as long",
                                   "max_ratio": 0.6, "items": 10, "unit": "naps/s", "min_rate": 1.0, "repeats": 2,
                                   **changes})]
     monkeypatch.setitem(sys.modules, "weightspace.toypaper.bench", module)
@@ -25,7 +32,8 @@ def test_a_case_is_timed_against_its_baseline_and_judged(monkeypatch):
     _toy(monkeypatch)
     (timing,) = bench.run(papers=["toypaper"])["cases"]
     assert timing["ratio"] == pytest.approx(0.25, abs=0.15) and timing["met"]
-    assert timing["rate"] == pytest.approx(10 / timing["ours_s"])
+    assert timing["rate"] == pytest.approx(10 / timing["ours_cpu_s"])
+    assert timing["ours_s"] >= timing["ours_cpu_s"] * 0.9
     _toy(monkeypatch, max_ratio=0.01)
     (timing,) = bench.run(papers=["toypaper"])["cases"]
     assert not timing["met"] and "ours/baseline <= 0.01" in timing["targets"]
@@ -33,7 +41,7 @@ def test_a_case_is_timed_against_its_baseline_and_judged(monkeypatch):
 
 def test_papers_without_benchmarks_are_skipped_and_unknown_names_fail(monkeypatch):
     _toy(monkeypatch)
-    assert [c.name for c in bench.cases(["toypaper", "neuron_embedding"])] == ["toypaper.sleep"]
+    assert [c.name for c in bench.cases(["toypaper", "neuron_embedding"])] == ["toypaper.spin"]
     with pytest.raises(KeyError, match="unknown paper 'no_such_paper'"):
         bench.cases(["no_such_paper"])
     with pytest.raises(KeyError, match="no benchmark matches zzz"):
@@ -47,9 +55,9 @@ def test_the_report_is_written_per_device_and_the_cli_prints_each_case(monkeypat
     monkeypatch.setenv("WEIGHTSPACE_RESULTS", str(tmp_path))
     assert main(["bench"]) == 0
     out = capsys.readouterr().out
-    assert "toypaper.sleep" in out and "met: ours/baseline <= 0.6" in out
+    assert "toypaper.spin" in out and "met: ours/baseline <= 0.6" in out
     (path,) = (tmp_path / "bench").glob("*.json")
     report = json.loads(path.read_text())
-    assert report["threads"] == 1 and report["cases"][0]["name"] == "toypaper.sleep"
+    assert report["threads"] == 1 and report["cases"][0]["name"] == "toypaper.spin"
     assert path.stem == bench.device_slug(report) and path.stat().st_mode & 0o777 == 0o644
     assert main(["bench", "--threads", "0"]) == 2

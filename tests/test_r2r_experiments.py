@@ -221,3 +221,18 @@ def test_training_continues_a_run_with_a_new_model():
         train_classifier(net, data, cfg, start_step=4)
     with pytest.raises(ValueError, match="keep"):
         train_classifier(net, data, cfg, keep="worst")
+
+
+def test_each_page_s_recipe_line_is_generated_from_its_config():
+    from weightspace.experiments.r2r._presets import recipe_line
+
+    for name in [n for n in R2R if n != "r2r.preservation"]:
+        for profile in ("quick", "full"):
+            cfg = experiments.config(name, profile)
+            line = recipe_line(cfg)
+            for r in cfg["recipes"].values():
+                assert f"{r['steps']:,} updates of Adam (AMSGrad), lr {r['lr']:g}" in line
+            assert "variance matching" in line and "zero-initialised" in line
+    cfg = experiments.config("r2r.neuroevolution", "full")
+    assert "N_i 5,000, N_j 5,000, K 3, M 10, 15 iterations" in recipe_line(cfg)
+    assert "one optimiser shared" in recipe_line({**cfg, "ne": {**cfg["ne"], "optimizers": "shared"}})

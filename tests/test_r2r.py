@@ -15,7 +15,7 @@ from weightspace.r2r import (BlockSpec, HierarchicalEnsemble, NEConfig, NetSpec,
 from weightspace.r2r.evolution import Member, mutate_population, optimizers_for, random_mutation, shared_parameters
 from weightspace.r2r.growing import deepen_all, fresh, net2deeper_all, net2wider_all, widen_all
 from weightspace.r2r.networks import randomize_batch_norm
-from weightspace.r2r.transforms import nearest_branch, new_weight_std, zero_initialize
+from weightspace.r2r.transforms import nearest_branch, new_weight_std
 from weightspace.training import TrainConfig
 
 KERNELS = (1, 3, 5)
@@ -396,7 +396,7 @@ def test_mutations_add_full_width_blocks_after_a_layer_and_children_rescale_thei
     assert seen == {"widen", "deepen"}
     cfg = TrainConfig(steps=1, batch_size=8, lr=0.003, weight_decay=1e-6)
     parent = Member(net, "m0", cfg)
-    (_, child), counter = mutate_population([parent], 2, g, 0.0, lambda: 1), None
+    _, child = mutate_population([parent], 2, g, 0.0, lambda: 1)
     ratio = parameter_count(net) / parameter_count(child.net)
     assert child.cfg.lr == pytest.approx(0.003 * ratio) and child.cfg.weight_decay == pytest.approx(1e-6 * ratio)
     own = optimizers_for([parent, child], "per_model", cfg)

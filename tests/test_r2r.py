@@ -12,8 +12,10 @@ from weightspace.r2r import (BlockSpec, HierarchicalEnsemble, NEConfig, NetSpec,
                              degrees_of_freedom, joint_train, mutate, net2_deeper_net, net2_wider_net,
                              neuroevolution, parameter_count, r2_deeper_r, r2_wider_r, rescaled, section52_spec,
                              select_best, select_coevolution, training_flops)
-from weightspace.r2r.evolution import shared_parameters
+from weightspace.r2r.evolution import Member, mutate_population, optimizers_for, random_mutation, shared_parameters
+from weightspace.r2r.growing import deepen_all, fresh, net2deeper_all, net2wider_all, widen_all
 from weightspace.r2r.networks import randomize_batch_norm
+from weightspace.r2r.transforms import nearest_branch, new_weight_std
 from weightspace.training import TrainConfig
 
 KERNELS = (1, 3, 5)
@@ -92,20 +94,61 @@ def test_random_padding_changes_the_function():
     assert max_diff(net, r2_deeper_r(net, 1, 1, 4, new="random"), x) > 1e-3
 
 
-def test_the_section_5_2_teachers_grow_into_the_base_network():
-    teacher = build(section52_spec(1, 28, (8, 16, 32), 32, hidden=0.5))
-    base = build(section52_spec(1, 28, (8, 16, 32), 32))
-    wide = teacher
-    for s in range(3):
-        wide = r2_wider_r(wide, s, 0, base.stages[s].blocks[0].branches[0].units[0].out_channels // 2, mode="concat")
-    assert parameter_count(wide) == parameter_count(base)
-    assert [p.shape for p in wide.parameters()] == [p.shape for p in base.parameters()]
-    shallow = build(section52_spec(1, 28, (8, 16, 32), 32, residual=False))
-    deep = shallow
-    for s in range(3):
-        deep = r2_deeper_r(deep, s, 0, base.stages[s].blocks[0].branches[0].units[0].out_channels)
-    assert [p.shape for p in deep.parameters()] == [p.shape for p in base.parameters()]
-    assert parameter_count(build(base_spec())) == sum(p.numel() for p in build(base_spec()).parameters())
+def test_the_section_5_2_base_and_teachers_have_the_authors_structure_and_parameter_counts():
+    # CIFAR-10 (32x32x3), streams 16/32/64, FC 128: every stage one residual block whose branch is conv-BN-ReLU
+    # twice and an R2R block (conv-BN-ReLU -> 1x1), the skip around all three, then a 2x2 max-pool
+    base, wide, deep = (build(section52_spec()), build(section52_spec(hidden=1.0)), build(section52_spec(depth=2)))
+    for net, inner, branched in ((base, (32, 64, 128), 3), (wide, (16, 32, 64), 3), (deep, (32, 64, 128), 2)):
+        assert [len(s.blocks) for s in net.stages] == [1, 1, 1] and all(s.pool and not s.convs for s in net.stages)
+        assert [(s.in_channels, s.out_channels) for s in net.stages] == [(3, 16), (16, 32), (32, 64)]
+        for i, (stage, w) in enumerate(zip(net.stages, inner)):
+            branches = stage.blocks[0].branches
+            if i >= branched:  # the deepening teacher's third block: the zero padding of the stream, no branch
+                assert len(branches) == 0
+                continue
+            (branch,) = branches
+            assert [(u.out_channels, u.kernel) for u in branch.units] == [(w, 3)] * 3
+            assert (branch.proj.in_channels, branch.proj.out_channels, branch.proj.kernel_size) == \
+                (w, stage.out_channels, (1, 1))
+        assert (net.head[1].in_features, net.head[1].out_features, net.head[3].out_features) == (1024, 128, 10)
+    # the authors' counts (no conv biases; BN and FC parameters counted): base 578,602, widening teacher 258,778
+    assert (parameter_count(base), parameter_count(wide), parameter_count(deep)) == (578_602, 258_778, 237_866)
+
+
+def _section52_nets():
+    kw = {"widths": (4, 6, 8), "fc": 16}
+    return (section52_spec(3, 8, **kw), section52_spec(3, 8, hidden=1.0, **kw), section52_spec(3, 8, depth=2, **kw))
+
+
+@pytest.mark.parametrize("which", ["r2wider", "net2wider", "r2deeper", "net2deeper", "random"])
+def test_the_section_5_2_teachers_grow_into_the_base_network_preserving_the_function(which):
+    base, wide_spec, deep_spec = _section52_nets()
+    teacher_spec = wide_spec if "wider" in which else deep_spec
+    torch.manual_seed(0)
+    teacher = randomize_batch_norm(build(teacher_spec).double())
+    data = type("D", (), {"train": Split(inputs(8), torch.zeros(8, dtype=torch.long))})()
+    transform = {"r2wider": widen_all(wide_spec, base), "net2wider": net2wider_all(base),
+                 "r2deeper": deepen_all(deep_spec, base), "net2deeper": net2deeper_all(),
+                 "random": deepen_all(deep_spec, base, new="random")}[which]
+    student = transform(teacher, data, torch.Generator().manual_seed(0))
+    if which != "net2deeper":  # Net2DeeperNet cannot add a branch: it deepens the branches there are
+        assert [p.shape for p in student.parameters()] == [p.shape for p in build(base).parameters()]
+    if which == "random":
+        assert max_diff(teacher, student, inputs()) > 1e-3
+    else:
+        assert max_diff(teacher, student, inputs()) < 1e-10
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_r2_deeper_r_into_an_identity_block_preserves_the_function(kernel):
+    torch.manual_seed(0)
+    net = randomize_batch_norm(build(section52_spec(3, 8, (4, 6, 8), 16, depth=1, kernel=kernel)).double())
+    for s in (1, 2):
+        student = r2_deeper_r(net, s, 0, (6, 6, 6), kernel, into_identity=True, generator=torch.Generator())
+        assert len(student.stages[s].blocks[0].branches) == 1
+        assert max_diff(net, student, inputs()) < 1e-10
+    with pytest.raises(ValueError, match="into_identity"):
+        r2_deeper_r(net, 0, 0, 4, into_identity=True)
 
 
 def test_parameter_counts_are_what_the_transforms_promise():
@@ -202,7 +245,9 @@ def test_child_shares_parent_storage_and_trains_it():
     before = {n: p.detach().clone() for n, p in parent.named_parameters()}
     x, y = torch.randn(8, 1, 12, 12), torch.randint(0, 10, (8,))
     split = Split(x, y)
-    joint_train([child], split, 1, TrainConfig(steps=1, batch_size=8, lr=0.01), seed=0, generator=g)
+    cfg = TrainConfig(steps=1, batch_size=8, lr=0.01)
+    joint_train([child], optimizers_for([Member(child, "c", cfg)], "per_model", cfg), split, 1, 8, seed=0,
+                generator=g)
     changed = [n for n, p in parent.named_parameters() if not torch.equal(before[n], p)]
     assert len(changed) == len(before), "a step on the child moves every shared parent tensor"
 
@@ -285,6 +330,82 @@ def test_base_network_is_the_report_fig9():
     assert all(s.blocks[0].branches[0].units[0].kernel == 3 and s.pool for s in net.stages)
     assert (net.head[1].in_features, net.head[1].out_features, net.head[3].out_features) == (1024, 128, 10)
     assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_fresh_networks_start_with_zero_branches():
+    # the report's blocks are R2R blocks, zero by construction (Section 3.1); the authors' code starts Fig. 9 so
+    net = fresh(base_spec(1, 12, (4, 8), 16), 0, torch.device("cpu")).eval()
+    x = torch.randn(3, 1, 12, 12)
+    with torch.no_grad():
+        for stage in net.stages:
+            for branch in stage.blocks[0].branches:
+                assert branch(torch.randn(3, branch.in_channels, 6, 6)).abs().max() < 1e-6
+        h = x
+        for stage in net.stages:  # the network is its residual streams: pad and pool into the head
+            h = torch.nn.functional.max_pool2d(torch.nn.functional.pad(h, (0, 0, 0, 0, 0, stage.out_channels
+                                                                                - h.shape[1])), 2)
+        assert torch.allclose(net(x), net.head(h), atol=1e-5)
+    default = fresh(base_spec(1, 12, (4, 8), 16), 0, torch.device("cpu"), zero_init=False).eval()
+    with torch.no_grad():
+        assert default.stages[0].blocks[0].branches[0](torch.randn(2, 1, 6, 6)).abs().max() > 0
+
+
+def test_new_weights_are_drawn_by_the_chosen_rule():
+    shape = (64, 32, 3, 3)
+    existing = torch.randn(64, 16, 3, 3) * 0.048
+    assert new_weight_std("match", shape, existing) == pytest.approx(float(existing.std()))  # the report
+    assert new_weight_std("authors", shape, existing) == pytest.approx(0.5 * float(existing.std()))  # their code
+    assert new_weight_std("he", shape, existing) == pytest.approx((2 / (32 * 9)) ** 0.5)
+    assert new_weight_std("match", shape, None) == pytest.approx((2 / (32 * 9)) ** 0.5)
+    assert new_weight_std("authors", shape, None) == pytest.approx((2 / 32) ** 0.5)
+    with pytest.raises(ValueError, match="init"):
+        new_weight_std("xavier", shape, None)
+
+
+def test_r2_deeper_r_matches_the_nearest_branch_layer_by_layer():
+    torch.manual_seed(0)
+    base, _, deep_spec = _section52_nets()
+    teacher = build(deep_spec)
+    with torch.no_grad():  # give the existing branch recognisable stds
+        for i, u in enumerate(teacher.stages[1].blocks[0].branches[0].units):
+            u.conv.weight.normal_(0, 0.02 * (i + 1))
+        teacher.stages[1].blocks[0].branches[0].proj.weight.normal_(0, 0.3)
+    assert nearest_branch(teacher, 2, 0) is teacher.stages[1].blocks[0].branches[0]
+    student = r2_deeper_r(teacher, 2, 0, (64, 64, 64), 3, into_identity=True, generator=torch.Generator())
+    z = student.stages[2].blocks[0].branches[0]
+    ref = teacher.stages[1].blocks[0].branches[0]
+    for u, r in zip(z.units, ref.units):
+        assert float(u.conv.weight.detach().std()) == pytest.approx(float(r.conv.weight.detach().std()), rel=0.1)
+    assert float(z.proj.weight.detach().std()) == pytest.approx(float(ref.proj.weight.detach().std()), rel=0.1)
+    he = r2_deeper_r(build(section52_spec(3, 8, (4, 6, 8), 16, depth=0)), 2, 0, (64,), 3, into_identity=True,
+                     generator=torch.Generator())  # no branch anywhere to match: He-normal
+    assert float(he.stages[2].blocks[0].branches[0].units[0].conv.weight.detach().std()) == \
+        pytest.approx((2 / (6 * 9)) ** 0.5, rel=0.05)
+
+
+def test_mutations_add_full_width_blocks_after_a_layer_and_children_rescale_their_learning_rate():
+    net = build(base_spec(1, 12, (4, 8), 16))
+    g = torch.Generator().manual_seed(0)
+    seen = set()
+    for _ in range(60):
+        m = random_mutation(net, g)
+        width = net.stages[m.stage].blocks[m.index if m.op == "widen" else m.index - 1].out_channels
+        assert m.hidden == width  # the new block is as wide as the layer (the authors' code)
+        assert m.op == "widen" or m.index >= 1  # deepening inserts after a block, never on the raw input
+        seen.add(m.op)
+    assert seen == {"widen", "deepen"}
+    cfg = TrainConfig(steps=1, batch_size=8, lr=0.003, weight_decay=1e-6)
+    parent = Member(net, "m0", cfg)
+    _, child = mutate_population([parent], 2, g, 0.0, lambda: 1)
+    ratio = parameter_count(net) / parameter_count(child.net)
+    assert child.cfg.lr == pytest.approx(0.003 * ratio) and child.cfg.weight_decay == pytest.approx(1e-6 * ratio)
+    own = optimizers_for([parent, child], "per_model", cfg)
+    assert own[0] is not own[1] and own[1].param_groups[0]["lr"] == pytest.approx(0.003 * ratio)
+    assert optimizers_for([parent, child], "per_model", cfg) == own  # kept while the models survive
+    shared = optimizers_for([parent, child], "shared", cfg)
+    assert shared[0] is shared[1] and shared[0].param_groups[0]["lr"] == 0.003
+    with pytest.raises(ValueError, match="optimizers"):
+        NEConfig(1, 1, 1, 2, 1, optimizers="global")
 
 
 def _train_mode_diff(teacher, student, x):

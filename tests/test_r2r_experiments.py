@@ -111,6 +111,31 @@ def test_bad_settings_fail_clearly(isolated, cifar):
         experiments.run("r2r.neuroevolution", "full", downsample=3)
     with pytest.raises(ValueError, match="val_size"):
         experiments.run("r2r.neuroevolution", "full", val_size=64)
+    for name in ("r2r.widen_schedule", "r2r.deepen_convergence"):
+        with pytest.raises(ValueError, match="init = 'xavier' is not allowed"):
+            experiments.run(name, "full", init="xavier", **SMALL)
+    with pytest.raises(ValueError, match="optimizers = 'global' is not allowed"):
+        experiments.run("r2r.neuroevolution", "full", **SMALL,
+                        ne={**experiments.config("r2r.neuroevolution", "full")["ne"], "optimizers": "global"})
+
+
+def test_every_profile_runs_the_report_s_initialisation_and_learning_rate_rule():
+    for name in [n for n in R2R if n != "r2r.preservation"]:
+        for profile in ("quick", "full"):
+            cfg = experiments.config(name, profile)
+            init = cfg["ne"]["init"] if "ne" in cfg else cfg["init"]
+            assert init == "match" and cfg["zero_init"] is True  # variance matching; R2R blocks start at zero
+    for profile in ("quick", "full"):
+        assert experiments.config("r2r.neuroevolution", profile)["ne"]["optimizers"] == "per_model"  # App. C.3
+
+
+def test_the_quick_search_keeps_the_report_s_8_to_1_budget():
+    def ratio(cfg):
+        ne = cfg["ne"]
+        return (ne["n_initial"] + ne["iterations"] * ne["n_joint"]) / cfg["recipes"]["train"]["steps"]
+
+    full, quick = (experiments.config("r2r.neuroevolution", p) for p in ("full", "quick"))
+    assert ratio(full) == 8.0 and ratio(quick) == 8.0  # 80,000 joint steps against the base's 10,000
 
 
 def test_data_and_its_pooling_are_settings_of_every_training_config():
@@ -196,3 +221,18 @@ def test_training_continues_a_run_with_a_new_model():
         train_classifier(net, data, cfg, start_step=4)
     with pytest.raises(ValueError, match="keep"):
         train_classifier(net, data, cfg, keep="worst")
+
+
+def test_each_page_s_recipe_line_is_generated_from_its_config():
+    from weightspace.experiments.r2r._presets import recipe_line
+
+    for name in [n for n in R2R if n != "r2r.preservation"]:
+        for profile in ("quick", "full"):
+            cfg = experiments.config(name, profile)
+            line = recipe_line(cfg)
+            for r in cfg["recipes"].values():
+                assert f"{r['steps']:,} updates of Adam (AMSGrad), lr {r['lr']:g}" in line
+            assert "variance matching" in line and "zero-initialised" in line
+    cfg = experiments.config("r2r.neuroevolution", "full")
+    assert "N_i 5,000, N_j 5,000, K 3, M 10, 15 iterations" in recipe_line(cfg)
+    assert "one optimiser shared" in recipe_line({**cfg, "ne": {**cfg["ne"], "optimizers": "shared"}})

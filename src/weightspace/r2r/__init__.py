@@ -17,13 +17,13 @@ from weightspace.r2r.evolution import (HierarchicalEnsemble, Member, Mutation, N
 from weightspace.r2r.networks import (BlockSpec, Branch, ConvUnit, NetSpec, ResidualBlock, ResNet, Stage, StageSpec,
                                       architecture, base_spec, build, parameter_count, section52_spec,
                                       training_flops)
-from weightspace.r2r.transforms import (degrees_of_freedom, net2_deeper_net, net2_wider_net, r2_deeper_r,
-                                        r2_wider_r, rescaled, zero_branch)
+from weightspace.r2r.transforms import (INITS, degrees_of_freedom, net2_deeper_net, net2_wider_net, new_weight_std,
+                                        r2_deeper_r, r2_wider_r, rescaled, zero_branch, zero_initialize)
 
 __all__ = [
-    "BlockSpec", "Branch", "ConvUnit", "HierarchicalEnsemble", "Member", "Mutation", "NEConfig", "NEOutcome",
+    "INITS", "BlockSpec", "Branch", "ConvUnit", "HierarchicalEnsemble", "Member", "Mutation", "NEConfig", "NEOutcome",
     "NetSpec", "ResNet", "ResidualBlock", "Stage", "StageSpec", "architecture", "base_spec", "build", "correctness",
-    "degrees_of_freedom", "joint_train", "mutate", "net2_deeper_net", "net2_wider_net", "neuroevolution",
+    "degrees_of_freedom", "joint_train", "mutate", "net2_deeper_net", "net2_wider_net", "neuroevolution", "new_weight_std",
     "parameter_count", "r2_deeper_r", "r2_wider_r", "random_mutation", "rescaled", "section52_spec",
-    "select_best", "select_coevolution", "training_flops", "zero_branch",
+    "select_best", "select_coevolution", "training_flops", "zero_branch", "zero_initialize",
 ]

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from weightspace.data import ImageData, Split
 from weightspace.r2r.networks import (NetSpec, ResNet, architecture, build, parameter_count, section52_spec,
                                       training_flops)
-from weightspace.r2r.transforms import net2_deeper_net, net2_wider_net, r2_deeper_r, r2_wider_r, rescaled
+from weightspace.r2r.transforms import (net2_deeper_net, net2_wider_net, r2_deeper_r, r2_wider_r, rescaled,
+                                        zero_initialize)
 from weightspace.results import Checkpoint, load_or_make
 from weightspace.training import TrainConfig, evaluate, seed_everything, train_classifier
 
@@ -55,17 +56,26 @@ def input_shape(data: ImageData) -> tuple[int, int]:
 
 
 def section52_specs(data: ImageData, widths: Sequence[int], fc: int, kernel: int) -> dict[str, NetSpec]:
-    """Section 5.2's networks for ``data``: the base, the widening teacher (half the internal width), the deepening teacher."""
+    """Section 5.2's networks for ``data``: the base, the widening teacher (half the branch filters), the deepening teacher (two blocks)."""
     c, side = input_shape(data)
     kw = {"widths": widths, "fc": fc, "kernel": kernel}
-    return {"base": section52_spec(c, side, **kw), "wide_teacher": section52_spec(c, side, hidden=0.5, **kw),
-            "deep_teacher": section52_spec(c, side, residual=False, **kw)}
+    return {"base": section52_spec(c, side, **kw), "wide_teacher": section52_spec(c, side, hidden=1.0, **kw),
+            "deep_teacher": section52_spec(c, side, depth=len(widths) - 1, **kw)}
 
 
-def fresh(spec: NetSpec, seed: int, device: torch.device) -> ResNet:
-    """A network of ``spec`` initialised from ``seed`` (the global torch generator is seeded with it)."""
+def fresh(spec: NetSpec, seed: int, device: torch.device, *, zero_init: bool = True, init: str = "match") -> ResNet:
+    """A network of ``spec`` initialised from ``seed`` (the global torch generator is seeded with it).
+
+    ``zero_init``: every residual branch starts as an R2R block that outputs zero
+    (:func:`~weightspace.r2r.transforms.zero_initialize`, He-normal weights as ``init``
+    says; the report's blocks are zero-initialised, Section 3.1, as in the authors'
+    code); ``False``: PyTorch's default initialisation.
+    """
     seed_everything(seed)
-    return build(spec).to(device)
+    net = build(spec)
+    if zero_init:
+        zero_initialize(net, init=init)
+    return net.to(device)
 
 
 class FlopCounter:
@@ -167,33 +177,35 @@ def grow_run(teacher: ResNet, transform: Transform | None, at: int, cfg: TrainCo
 
 def schedule_runs(teacher: NetSpec, transform: Transform, transform_at: Sequence[int], cfg: TrainConfig,
                   data: ImageData, *, seed: int, device: torch.device, checkpoint: Checkpoints,
-                  tag: str) -> list[Growth]:
+                  tag: str, zero_init: bool = True, init: str = "match") -> list[Growth]:
     """Figs. 5 and 7: the same teacher (initialisation ``seed``, same batches) transformed before each of ``transform_at``.
 
     ``transform_at`` are increasing updates in ``[0, cfg.steps)`` starting at 0, the
-    run that trains the grown network throughout (the cost baseline).
+    run that trains the grown network throughout (the cost baseline). The teacher
+    starts as :func:`fresh` with ``zero_init`` and ``init`` makes it.
     """
     at = list(transform_at)
     if not at or sorted(set(at)) != at or at[0] != 0 or at[-1] >= cfg.steps:
         raise ValueError(f"transform_at must be increasing steps in [0, {cfg.steps}) starting at 0 (the cost "
                          f"baseline), got {at}")
     flops = FlopCounter(data, cfg.batch_size)
-    return [grow_run(fresh(teacher, seed, device), transform, step, cfg, data, seed=seed, checkpoint=checkpoint,
+    return [grow_run(fresh(teacher, seed, device, zero_init=zero_init, init=init), transform, step, cfg, data, seed=seed, checkpoint=checkpoint,
                      tag=f"{tag}-at{step}", flops=flops) for step in at]
 
 
 def trained_teacher(spec: NetSpec, cfg: TrainConfig, data: ImageData, *, seed: int, device: torch.device,
-                    checkpoint: Checkpoints, tag: str) -> tuple[ResNet, dict[str, Any]]:
+                    checkpoint: Checkpoints, tag: str, zero_init: bool = True,
+                    init: str = "match") -> tuple[ResNet, dict[str, Any]]:
     """A teacher of ``spec`` trained for ``cfg.steps`` (to convergence, Figs. 6 and 8), cached as an artifact.
 
     Returns the network and its record: ``state`` (the state dict), ``curve`` (the
     training run's evaluations, accuracy in percent) and ``accuracy`` (a fraction).
     """
     key = {"spec": repr(spec), "recipe": cfg.to_dict(), "seed": seed, "data": data.description,
-           "device": device.type}
+           "device": device.type, "zero_init": zero_init, "init": init}
 
     def make() -> dict[str, Any]:
-        net = fresh(spec, seed, device)
+        net = fresh(spec, seed, device, zero_init=zero_init, init=init)
         out = train_classifier(net, data, cfg, seed=seed, keep="last", checkpoint=checkpoint(tag), desc=tag)
         return {"state": {k: v.cpu() for k, v in net.state_dict().items()}, "curve": out.curve,
                 "accuracy": _accuracy(net, data)}
@@ -206,19 +218,20 @@ def trained_teacher(spec: NetSpec, cfg: TrainConfig, data: ImageData, *, seed: i
 
 def convergence_runs(teacher: ResNet, teacher_spec: NetSpec, base: NetSpec, transforms: Mapping[str, Transform | None],
                      cfg: TrainConfig, data: ImageData, *, seed: int, device: torch.device, checkpoint: Checkpoints,
-                     tag: str) -> dict[str, Growth]:
+                     tag: str, zero_init: bool = True, init: str = "match") -> dict[str, Growth]:
     """Figs. 6 and 8: each transform of the trained ``teacher`` trained on for ``cfg.steps``, by name.
 
     A transform ``None`` is the comparison: the ``base`` network from scratch. The
     ``i``-th run (in the order of ``transforms``) trains with seed
-    ``1000 * seed + i + 1``; a network from scratch is initialised from it.
+    ``1000 * seed + i + 1``; a network from scratch is initialised from it (:func:`fresh`
+    with ``zero_init`` and ``init``).
     """
     flops = FlopCounter(data, cfg.batch_size)
     runs = {}
     for i, (name, transform) in enumerate(transforms.items()):
         run_seed = seed * 1000 + i + 1
         if transform is None:
-            start = fresh(base, run_seed, device)
+            start = fresh(base, run_seed, device, zero_init=zero_init, init=init)
         else:
             start = build(teacher_spec).to(device)
             start.load_state_dict(teacher.state_dict())
@@ -227,48 +240,68 @@ def convergence_runs(teacher: ResNet, teacher_spec: NetSpec, base: NetSpec, tran
     return runs
 
 
-def _hidden(spec: NetSpec) -> list[int]:
-    return [s.blocks[0].widths[0] if s.blocks else 0 for s in spec.stages]
+def _branch_widths(spec: NetSpec) -> list[tuple[int, ...]]:
+    """The widths of each stage's (first) residual branch; ``()`` where the block has none."""
+    return [s.blocks[0].widths for s in spec.stages]
 
 
 def widen_all(spec_from: NetSpec, spec_to: NetSpec, *, new: str = "r2r", init: str = "match") -> Transform:
-    """R2WiderR by concatenation (App. C.1) on every stage's residual block, from ``spec_from``'s to ``spec_to``'s width."""
-    extra = [b - a for a, b in zip(_hidden(spec_from), _hidden(spec_to))]
+    """R2WiderR by concatenation (App. C.1) on every conv of every stage's branch, from ``spec_from``'s widths to ``spec_to``'s."""
+    grow = []
+    for s, (a, b) in enumerate(zip(_branch_widths(spec_from), _branch_widths(spec_to))):
+        if len(a) != len(b) or any(y < x for x, y in zip(a, b)):
+            raise ValueError(f"stage {s}: R2WiderR cannot turn a branch of widths {a} into one of widths {b}")
+        grow += [(s, u, y - x) for u, (x, y) in enumerate(zip(a, b)) if y > x]
 
     def transform(net: ResNet, data: ImageData, g: torch.Generator) -> ResNet:
-        for s, e in enumerate(extra):
-            net = r2_wider_r(net, s, 0, e, mode="concat", new=new, init=init, generator=g)
+        for s, u, extra in grow:
+            net = r2_wider_r(net, s, 0, extra, mode="concat", unit=u, new=new, init=init, generator=g)
         return net
 
     return transform
 
 
 def net2wider_all(spec_to: NetSpec) -> Transform:
-    """Net2WiderNet on every stage's residual block, to ``spec_to``'s internal width."""
+    """Net2WiderNet on every conv of every stage's branch, to ``spec_to``'s widths."""
     def transform(net: ResNet, data: ImageData, g: torch.Generator) -> ResNet:
-        for s, width in enumerate(_hidden(spec_to)):
-            net = net2_wider_net(net, s, 0, width, generator=g)
+        for s, widths in enumerate(_branch_widths(spec_to)):
+            for u, width in enumerate(widths):
+                if width > net.stages[s].blocks[0].branches[0].units[u].out_channels:
+                    net = net2_wider_net(net, s, 0, width, unit=u, generator=g)
         return net
 
     return transform
 
 
-def deepen_all(spec_to: NetSpec, *, new: str = "r2r", init: str = "match") -> Transform:
-    """R2DeeperR on every stage: a residual block of ``spec_to``'s internal width after the plain conv units."""
+def deepen_all(spec_from: NetSpec, spec_to: NetSpec, *, new: str = "r2r", init: str = "match") -> Transform:
+    """R2DeeperR on every stage whose block has no branch in ``spec_from`` and one in ``spec_to``: it gets that branch."""
+    grow = [(s, b.blocks[0]) for s, (a, b) in enumerate(zip(spec_from.stages, spec_to.stages))
+            if not a.blocks[0].widths and b.blocks[0].widths]
+    if not grow:
+        raise ValueError("R2DeeperR has nothing to add: no block without a branch in the teacher has one in the student")
+
     def transform(net: ResNet, data: ImageData, g: torch.Generator) -> ResNet:
-        for s, (hidden, stage) in enumerate(zip(_hidden(spec_to), spec_to.stages)):
-            net = r2_deeper_r(net, s, 0, hidden, stage.blocks[0].kernels[0], new=new, init=init, generator=g)
+        for s, block in grow:
+            net = r2_deeper_r(net, s, 0, block.widths, block.kernels, into_identity=True, new=new, init=init,
+                              generator=g)
         return net
 
     return transform
 
 
 def net2deeper_all(batch_size: int = 256) -> Transform:
-    """Net2DeeperNet on every stage: an identity conv unit after the last plain unit, BN set from a training batch."""
+    """Net2DeeperNet on every residual branch: an identity conv unit after its last unit, BN set from a training batch.
+
+    Net2Net has no zero block, so it cannot give the teacher's identity layer a
+    branch; this deepens the branches it has instead (a different architecture,
+    its parameter count reported beside the others).
+    """
     def transform(net: ResNet, data: ImageData, g: torch.Generator) -> ResNet:
         batch = data.train.x[:batch_size]
         for s, stage in enumerate(net.stages):
-            net = net2_deeper_net(net, s, len(stage.convs) - 1, batch=batch)
+            for b, block in enumerate(stage.blocks):
+                if block.branches:
+                    net = net2_deeper_net(net, s, len(block.branches[0].units) - 1, block=b, batch=batch)
         return net
 
     return transform

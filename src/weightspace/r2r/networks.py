@@ -6,7 +6,8 @@ is ``plain conv units -> residual blocks -> 2x2 max-pool``; a residual block is
 .. math:: y = \\operatorname{pad}(x) + \\sum_b F_b(x),
 
 where ``pad`` adds zero channels when the block widens the residual stream (the
-report's Fig. 9 pads 3 -> 16 channels this way) and every branch
+report's Fig. 9 pads 3 -> 16 channels this way; a block without branches is
+``pad`` alone, the identity layer of the Section 5.2 deepening teacher) and every branch
 :math:`F_b = P \\ast \\sigma_L(\\cdots \\sigma_1(x))` is a chain of
 ``k x k conv -> BN -> ReLU`` units followed by a bias-free ``1 x 1`` projection
 :math:`P` (the report's R2R block, Fig. 2). Modules are built from other modules,
@@ -109,7 +110,7 @@ def pad_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
 
 
 class ResidualBlock(nn.Module):
-    """:math:`y = \\operatorname{pad}(x) + \\sum_b F_b(x)` with any number of parallel branches."""
+    """:math:`y = \\operatorname{pad}(x) + \\sum_b F_b(x)` with any number of parallel branches (none: ``pad(x)``)."""
 
     def __init__(self, in_channels: int, out_channels: int, branches: Sequence[Branch]) -> None:
         super().__init__()
@@ -189,7 +190,7 @@ class ResNet(nn.Module):
 
 @dataclass(frozen=True)
 class BlockSpec:
-    """A residual block with one branch of conv units ``widths`` / ``kernels``."""
+    """A residual block with one branch of conv units ``widths`` / ``kernels`` (both empty: no branch, ``pad(x)``)."""
 
     widths: tuple[int, ...]
     kernels: tuple[int, ...]
@@ -227,7 +228,8 @@ def build(spec: NetSpec) -> ResNet:
             chans = s.width
         blocks = []
         for b in s.blocks:
-            blocks.append(ResidualBlock(chans, s.width, [Branch.make(chans, b.widths, b.kernels, s.width)]))
+            branches = [Branch.make(chans, b.widths, b.kernels, s.width)] if b.widths or b.kernels else []
+            blocks.append(ResidualBlock(chans, s.width, branches))
             chans = s.width
         stages.append(Stage(convs, blocks, s.pool))
         size = size // 2 if s.pool else size
@@ -249,17 +251,27 @@ def base_spec(in_channels: int = 3, image_size: int = 32, widths: Sequence[int] 
 
 
 def section52_spec(in_channels: int = 3, image_size: int = 32, widths: Sequence[int] = (16, 32, 64), fc: int = 128,
-                   hidden: float = 1.0, residual: bool = True, kernel: int = 3) -> NetSpec:
-    """The Section 5.2 test network: per stage conv-BN-ReLU twice, then an R2R residual block, then max-pool.
+                   hidden: float = 2.0, depth: int = 3, kernel: int = 3) -> NetSpec:
+    """The Section 5.2 test network: per stage one residual block, then a 2x2 max-pool.
 
-    ``hidden`` scales the residual block's internal width (the widening teacher has
-    ``hidden=0.5``: half the filters); ``residual=False`` drops the block (the
-    deepening teacher: two layers per stage instead of three).
+    The block's branch is ``k x k`` conv-BN-ReLU twice followed by an R2R block
+    (``k x k`` conv-BN-ReLU -> ``1 x 1`` projection), the skip around all three; its
+    convs have ``hidden`` times the stream's width (the authors' base: 2, streams
+    16/32/64, branch convs 32/64/128; 578,602 parameters on CIFAR-10). The widening
+    teacher ("exactly half the number of filters at every layer", Section 5.2.1) is
+    ``hidden=1.0`` (258,778 parameters); the deepening teacher ("a two layer
+    network", 5.2.2) is ``depth=2``: the blocks of stages ``depth`` onwards have no
+    branch (``pad(x)``, as in the authors' code), and R2DeeperR gives them theirs.
     """
+    if not 0 <= depth <= len(widths):
+        raise ValueError(f"depth = {depth} is not allowed: it counts the residual blocks that have a branch, "
+                         f"0..{len(widths)}")
+    if hidden <= 0:
+        raise ValueError(f"hidden = {hidden} is not allowed: the branch width is a positive multiple of the stream's")
     return NetSpec(in_channels, image_size, tuple(
-        StageSpec(w, convs=(kernel, kernel),
-                  blocks=(BlockSpec((max(1, round(w * hidden)),), (kernel,)),) if residual else ())
-        for w in widths), fc)
+        StageSpec(w, blocks=(BlockSpec((max(1, round(w * hidden)),) * 3, (kernel,) * 3) if i < depth
+                             else BlockSpec((), ()),))
+        for i, w in enumerate(widths)), fc)
 
 
 @torch.no_grad()
@@ -288,8 +300,8 @@ def architecture(net: ResNet) -> str:
     parts = []
     for stage in net.stages:
         convs = " ".join(f"c{u.out_channels}k{u.kernel}" for u in stage.convs)
-        blocks = " ".join("r" + "+".join("(" + ",".join(f"{u.out_channels}k{u.kernel}" for u in b.units) + ")"
-                                         for b in block.branches) for block in stage.blocks)
+        blocks = " ".join("r" + ("+".join("(" + ",".join(f"{u.out_channels}k{u.kernel}" for u in b.units) + ")"
+                                         for b in block.branches) or "()") for block in stage.blocks)
         parts.append("[" + " | ".join(p for p in (convs, blocks) if p) + "]")
     return " ".join(parts)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Literal
+from typing import Literal, Sequence
 
 import torch
 from torch import nn
@@ -26,23 +26,35 @@ from weightspace.r2r.networks import Branch, ConvUnit, ResidualBlock, ResNet, St
 from weightspace.training import TrainConfig
 
 New = Literal["r2r", "random"]
-Init = Literal["he", "match"]
+Init = Literal["match", "he", "authors"]
 NEW_KINDS = ("r2r", "random")
-INITS = ("he", "match")
+INITS = ("match", "he", "authors")
 
 
 def _check(new: str, init: str) -> None:
     if new not in NEW_KINDS:
         raise ValueError(f"unknown initialisation of new parameters {new!r}: choose one of {', '.join(NEW_KINDS)}")
     if init not in INITS:
-        raise ValueError(f"unknown weight scale {init!r}: choose one of {', '.join(INITS)}")
+        raise ValueError(f"unknown weight scale init = {init!r}: choose one of {', '.join(INITS)}")
 
 
-def _std(init: str, fan_in: int, existing: torch.Tensor | None) -> float:
-    """He-normal :math:`\\sqrt{2 / \\text{fan-in}}`, or the std of ``existing`` weights (variance matching, App. C.3)."""
-    if init == "match" and existing is not None and existing.numel() > 1:
+def new_weight_std(init: str, shape: tuple[int, ...], existing: torch.Tensor | None) -> float:
+    """The std of new weights of ``shape`` (out, in, k, k) next to ``existing`` ones (``None``: none to match).
+
+    ``"match"`` (the report's rule, Section 6 and App. C.3: "initialized to maintain
+    the statistical variance of parameters in each layer"): the std of ``existing``,
+    else He-normal :math:`\\sqrt{2 / (C_\\text{in} k^2)}`. ``"he"``: always that He-normal.
+    ``"authors"`` (the authors' code): half the std of ``existing``, else He-normal
+    with fan-in :math:`C_\\text{in}` (the kernel's area left out).
+    """
+    if init not in INITS:
+        raise ValueError(f"unknown weight scale init = {init!r}: choose one of {', '.join(INITS)}")
+    matchable = existing is not None and existing.numel() > 1
+    if init == "match" and matchable:
         return float(existing.detach().std())
-    return math.sqrt(2.0 / fan_in)
+    if init == "authors":
+        return 0.5 * float(existing.detach().std()) if matchable else math.sqrt(2.0 / shape[1])
+    return math.sqrt(2.0 / (shape[1] * shape[2] * shape[3]))
 
 
 def _normal(shape: tuple[int, ...], std: float, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -57,16 +69,17 @@ def _fill_new_channels(unit: ConvUnit, consumer: nn.Conv2d, start: int, count: i
     R2R (``new="r2r"``, ``count`` even): the channels hold ``[W; W]`` with BN
     gamma 1 and beta 0 duplicated, the consumer reads them with ``[V, -V]``, so
     their contribution is zero. ``new="random"``: independent draws everywhere.
+    The stds follow ``init`` (:func:`new_weight_std`) against ``reference`` =
+    (existing weights of ``unit``'s role, of ``consumer``'s role) or ``None``.
     """
     conv, bn = unit.conv, unit.bn
     half = count // 2
     if new == "r2r" and count % 2:
         raise ValueError(f"an R2R block needs an even number of new channels ([W; W]), got {count}")
-    fan_w = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
-    std_w = _std(init, fan_w, reference[0] if reference else None)
-    std_v = _std(init, count, reference[1] if reference else None)
     out_shape = (count if new == "random" else half, *conv.weight.shape[1:])
     in_shape = (consumer.out_channels, count if new == "random" else half, *consumer.weight.shape[2:])
+    std_w = new_weight_std(init, tuple(conv.weight.shape), reference[0] if reference else None)
+    std_v = new_weight_std(init, tuple(consumer.weight.shape), reference[1] if reference else None)
     w = _normal(out_shape, std_w, conv.weight, generator)
     v = _normal(in_shape, std_v, consumer.weight, generator)
     if new == "r2r":
@@ -78,23 +91,74 @@ def _fill_new_channels(unit: ConvUnit, consumer: nn.Conv2d, start: int, count: i
     bn.running_mean[rows], bn.running_var[rows] = 0.0, 1.0
 
 
-def zero_branch(in_channels: int, out_channels: int, hidden: int, kernel: int, *, new: New = "r2r",
-                init: Init = "he", reference: Branch | None = None,
+def _as_tuple(value: int | Sequence[int]) -> tuple[int, ...]:
+    return (value,) if isinstance(value, int) else tuple(value)
+
+
+@torch.no_grad()
+def _fill_branch(branch: Branch, new: str, init: str, reference: Branch | None,
+                 generator: torch.Generator | None) -> None:
+    """Draw every weight of ``branch``: the last unit and the projection as an R2R block (``new="r2r"``) or at random.
+
+    Unit ``i`` is drawn against the reference branch's unit ``i`` (its last one where
+    it has fewer), the projection against its projection; the units before the last
+    may hold anything (the duplicated last unit cancels whatever reaches it).
+    """
+    for i, unit in enumerate(branch.units[:-1]):
+        ref = reference.units[min(i, len(reference.units) - 1)].conv.weight if reference is not None else None
+        unit.conv.weight.copy_(_normal(tuple(unit.conv.weight.shape),
+                                       new_weight_std(init, tuple(unit.conv.weight.shape), ref),
+                                       unit.conv.weight, generator))
+    last = len(branch.units) - 1
+    ref = ((reference.units[min(last, len(reference.units) - 1)].conv.weight, reference.proj.weight)
+           if reference is not None else None)
+    _fill_new_channels(branch.units[-1], branch.proj, 0, branch.units[-1].out_channels, new, init, generator, ref)
+
+
+def zero_branch(in_channels: int, out_channels: int, hidden: int | Sequence[int], kernel: int | Sequence[int], *,
+                new: New = "r2r", init: Init = "match", reference: Branch | None = None,
                 generator: torch.Generator | None = None) -> Branch:
     """The R2R block of Section 3.1 (Fig. 2): ``kernel x kernel`` conv [W; W] -> BN -> ReLU -> 1x1 [beta, -beta].
 
     ``hidden`` (even) is the number of channels of the concatenated conv
-    (:math:`C_o` in the report). ``init="match"`` draws W and beta with the stds of
-    ``reference``'s last unit and projection (variance matching, App. C.3).
+    (:math:`C_o` in the report). A sequence of widths (and kernels) puts conv units
+    in front of the R2R block (the Section 5.2 branch: conv-BN-ReLU twice, then the
+    R2R block); the output is zero all the same. ``init`` draws the weights
+    against ``reference``'s of the same role (:func:`new_weight_std`).
+
+    Example:
+        >>> z = zero_branch(4, 6, 8, 3)
+        >>> bool(z.eval()(torch.randn(2, 4, 5, 5)).abs().max() == 0)
+        True
     """
     _check(new, init)
-    check_kernel(kernel)
-    if hidden < 1:
-        raise ValueError(f"an R2R block needs a positive number of hidden channels, got {hidden}")
-    branch = Branch.make(in_channels, [hidden], [kernel], out_channels)
-    ref = (reference.units[-1].conv.weight, reference.proj.weight) if reference is not None else None
-    _fill_new_channels(branch.units[0], branch.proj, 0, hidden, new, init, generator, ref)
+    widths, kernels = _as_tuple(hidden), _as_tuple(kernel)
+    if len(kernels) == 1 < len(widths):
+        kernels = kernels * len(widths)
+    for k in kernels:
+        check_kernel(k)
+    if not widths or min(widths) < 1:
+        raise ValueError(f"an R2R block needs positive numbers of hidden channels, got {hidden}")
+    branch = Branch.make(in_channels, widths, kernels, out_channels)
+    _fill_branch(branch, new, init, reference, generator)
     return branch
+
+
+@torch.no_grad()
+def zero_initialize(net: ResNet, *, init: Init = "he", generator: torch.Generator | None = None) -> ResNet:
+    """``net`` with every residual branch an R2R block that outputs zero (the report's blocks, Section 3.1; Fig. 9).
+
+    Every conv of every branch is drawn He-normal (``init="authors"``: fan-in
+    :math:`C_\\text{in}`, as the authors' code initialises its R2R blocks; otherwise
+    :math:`C_\\text{in} k^2`), the last unit duplicated and the projection negated, so
+    the network starts as its residual streams: ``pad`` and pooling into the head.
+    """
+    he = "authors" if init == "authors" else "he"
+    for stage in net.stages:
+        for block in stage.blocks:
+            for branch in block.branches:
+                _fill_branch(branch, "r2r", he, None, generator)
+    return net
 
 
 def channels_before(stage: Stage, position: int) -> int:
@@ -115,33 +179,36 @@ def _locate(net: ResNet, stage: int, block: int | None = None) -> Stage:
 
 def r2_wider_r(net: ResNet, stage: int, block: int, hidden: int, kernel: int | None = None, *,
                mode: Literal["parallel", "concat"] = "parallel", branch: int = 0, unit: int = -1,
-               new: New = "r2r", init: Init = "he", generator: torch.Generator | None = None) -> ResNet:
+               new: New = "r2r", init: Init = "match", generator: torch.Generator | None = None) -> ResNet:
     """R2WiderR (Section 3.2, Fig. 3): :math:`f_s(x) = x + F(x) + z(x)` inside residual block ``block``.
 
     ``mode="parallel"`` adds ``z`` as a new branch of ``hidden`` channels and
-    ``kernel`` size; every existing module is shared with the teacher.
-    ``mode="concat"`` (App. C.1) instead appends ``hidden`` channels to conv unit
-    ``unit`` of branch ``branch`` (``kernel`` must be that unit's or ``None``); that
-    branch gets new tensors holding the old values, the rest is shared.
+    ``kernel`` size (drawn against branch ``branch`` of the block, if it has one);
+    every existing module is shared with the teacher. ``mode="concat"`` (App. C.1)
+    instead appends ``hidden`` channels to conv unit ``unit`` of branch ``branch``
+    (``kernel`` must be that unit's or ``None``), drawn against that unit and its
+    consumer; that branch gets new tensors holding the old values, the rest is shared.
     """
     _check(new, init)
     s = _locate(net, stage, block)
     old = s.blocks[block]
-    if not 0 <= branch < len(old.branches):
+    if mode not in ("parallel", "concat"):
+        raise ValueError(f"unknown R2WiderR mode {mode!r}: choose parallel or concat")
+    if (old.branches or mode == "concat") and not 0 <= branch < len(old.branches):
         raise IndexError(f"branch {branch} out of range: the block has {len(old.branches)} branches")
-    ref = old.branches[branch]
     if mode == "parallel":
+        ref = old.branches[branch] if old.branches else None
+        if kernel is None and ref is None:
+            raise ValueError("a block without branches has no kernel size to copy: give kernel")
         z = zero_branch(old.in_channels, old.out_channels, hidden, kernel or ref.units[-1].kernel, new=new,
                         init=init, reference=ref, generator=generator)
         grown = ResidualBlock(old.in_channels, old.out_channels, [*old.branches, z])
-    elif mode == "concat":
-        branches = list(old.branches)
-        branches[branch] = _widen_branch_unit(ref, unit, hidden, kernel, new, init, generator)
-        grown = ResidualBlock(old.in_channels, old.out_channels, branches)
     else:
-        raise ValueError(f"unknown R2WiderR mode {mode!r}: choose parallel or concat")
+        branches = list(old.branches)
+        branches[branch] = _widen_branch_unit(old.branches[branch], unit, hidden, kernel, new, init, generator)
+        grown = ResidualBlock(old.in_channels, old.out_channels, branches)
     blocks = list(s.blocks)
-    blocks[block] = grown.to(next(old.parameters()))
+    blocks[block] = grown.to(next(net.parameters()))
     return net.with_stage(stage, Stage(s.convs, blocks, s.pool))
 
 
@@ -200,23 +267,54 @@ def _widen_branch_unit(branch: Branch, unit: int, hidden: int, kernel: int | Non
     return Branch(units, proj)
 
 
-def r2_deeper_r(net: ResNet, stage: int, position: int, hidden: int, kernel: int = 3, *, new: New = "r2r",
-                init: Init = "he", generator: torch.Generator | None = None) -> ResNet:
+def nearest_branch(net: ResNet, stage: int, position: int) -> Branch | None:
+    """The residual branch nearest to the point before block ``position`` of ``stage`` (the preceding one on a tie).
+
+    Distance counts residual blocks along the network; ``None`` if no block has a branch.
+    """
+    flat = [(sum(len(st.blocks) for st in net.stages[:i]) + j, blk.branches[0])
+            for i, st in enumerate(net.stages) for j, blk in enumerate(st.blocks) if blk.branches]
+    point = sum(len(st.blocks) for st in net.stages[:stage]) + position
+    if not flat:
+        return None
+    return min(flat, key=lambda jb: point - jb[0] - 0.5 if jb[0] < point else jb[0] - point + 0.5)[1]
+
+
+def r2_deeper_r(net: ResNet, stage: int, position: int, hidden: int | Sequence[int], kernel: int | Sequence[int] = 3,
+                *, into_identity: bool = False, new: New = "r2r", init: Init = "match",
+                generator: torch.Generator | None = None) -> ResNet:
     """R2DeeperR (Section 3.3, Fig. 4): insert :math:`x \\mapsto x + z(x)` before block ``position`` of ``stage``.
 
     ``position`` runs from 0 (right after the stage's plain conv units) to the
     number of blocks (after the last one, before the pool): any depth. The new
-    block's branch is a zero-initialised R2R block of ``hidden`` channels.
+    block's branch ``z`` is a zero-initialised R2R block of ``hidden`` channels (a
+    sequence: conv units in front of it, see :func:`zero_branch`). With
+    ``into_identity`` block ``position`` must be a block without branches
+    (``pad(x)``, the identity layer of the Section 5.2 deepening teacher): ``z``
+    becomes its branch, the residual connection being there already.
+
+    ``init="match"`` draws each new layer with the std of the same layer of the
+    nearest existing branch (:func:`nearest_branch`; the preceding one on a tie),
+    He-normal where the network has none.
     """
+    _check(new, init)
     s = _locate(net, stage)
-    if not 0 <= position <= len(s.blocks):
+    if into_identity:
+        if not 0 <= position < len(s.blocks) or s.blocks[position].branches:
+            raise ValueError(f"into_identity needs block {position} of stage {stage} to be a block without branches")
+        chans, out = s.blocks[position].in_channels, s.blocks[position].out_channels
+    elif not 0 <= position <= len(s.blocks):
         raise IndexError(f"position {position} out of range 0..{len(s.blocks)} in stage {stage}")
-    chans = channels_before(s, position)
-    ref = s.blocks[min(position, len(s.blocks) - 1)].branches[0] if len(s.blocks) else None
-    z = zero_branch(chans, chans, hidden, kernel, new=new, init=init, reference=ref, generator=generator)
+    else:
+        chans = out = channels_before(s, position)
+    z = zero_branch(chans, out, hidden, kernel, new=new, init=init, reference=nearest_branch(net, stage, position),
+                    generator=generator)
     like = next(net.parameters())
     blocks = list(s.blocks)
-    blocks.insert(position, ResidualBlock(chans, chans, [z]).to(like))
+    if into_identity:
+        blocks[position] = ResidualBlock(chans, out, [z]).to(like)
+    else:
+        blocks.insert(position, ResidualBlock(chans, chans, [z]).to(like))
     return net.with_stage(stage, Stage(s.convs, blocks, s.pool))
 
 

@@ -18,6 +18,7 @@ from weightspace.experiments.r2r._presets import SCALES
 from weightspace.r2r.growing import Transform, convergence_runs, schedule_runs, trained_teacher
 from weightspace.r2r.networks import NetSpec, parameter_count
 from weightspace.r2r.presets import recipe
+from weightspace.r2r.transforms import INITS
 from weightspace.tables import Row
 from weightspace.training import TrainConfig
 
@@ -30,16 +31,22 @@ def _eval_every(profile: str) -> dict[str, int]:
 
 
 def schedule_config(profile: str) -> dict[str, Any]:
-    """Figs. 5 and 7: 6000 updates with the transform before 0, 1500, 3000 or 4500 (quick: the same quarters of 360)."""
+    """Figs. 5 and 7: 6000 updates with the transform before 0, 1500, 3000 or 4500 (quick: the same quarters of 360).
+
+    ``init``: how new weights are drawn (:data:`~weightspace.r2r.transforms.INITS`;
+    ``"match"`` is the report's, ``"authors"`` the authors' code); ``zero_init``: the
+    networks start with every residual branch an R2R block that outputs zero.
+    """
     total = 6000 if profile == "full" else 360
     return {**SCALES[profile], "kernel": 3, "transform_at": [0, total // 4, total // 2, 3 * total // 4],
-            "init": "match", "recipes": {"train": recipe("app_d", steps=total, **_eval_every(profile))}}
+            "init": "match", "zero_init": True,
+            "recipes": {"train": recipe("app_d", steps=total, **_eval_every(profile))}}
 
 
 def convergence_config(profile: str) -> dict[str, Any]:
     """Figs. 6 and 8: a teacher trained to convergence, then 7000 updates per student (quick: 400 and 320)."""
     teacher, student = (7000, 7000) if profile == "full" else (400, 320)
-    return {**SCALES[profile], "kernel": 3, "init": "match", "methods": list(METHODS),
+    return {**SCALES[profile], "kernel": 3, "init": "match", "zero_init": True, "methods": list(METHODS),
             "recipes": {"teacher": recipe("app_d", steps=teacher, **_eval_every(profile)),
                         "student": recipe("app_d", steps=student, **_eval_every(profile))}}
 
@@ -69,11 +76,20 @@ def quarters(cfg: dict[str, Any]) -> list[str]:
     return [f"quarter{i}" for i in range(len(cfg["transform_at"]))]
 
 
+def check_init(cfg: dict[str, Any]) -> None:
+    """``cfg["init"]`` is one of :data:`~weightspace.r2r.transforms.INITS`, else a ``ValueError`` naming the setting."""
+    if cfg["init"] not in INITS:
+        raise ValueError(f"init = {cfg['init']!r} is not allowed: choose one of {', '.join(INITS)} (match: the "
+                         f"report's variance matching; he: He-normal; authors: the authors' code)")
+
+
 def schedule(cfg: dict[str, Any], ctx: RunContext, data: ImageData, teacher: NetSpec, transform: Transform,
              table: str, tag: str) -> Outputs:
     """Figs. 5 and 7: one run per transform point of ``cfg["transform_at"]``, as table ``table``."""
+    check_init(cfg)
     runs = schedule_runs(teacher, transform, cfg["transform_at"], TrainConfig(**cfg["recipes"]["train"]), data,
-                         seed=ctx.seed, device=ctx.device, checkpoint=ctx.checkpoint, tag=tag)
+                         seed=ctx.seed, device=ctx.device, checkpoint=ctx.checkpoint, tag=tag,
+                         zero_init=cfg["zero_init"], init=cfg["init"])
     first = runs[0]
     rows = [ScheduleRow(row=row, at=r.at, accuracy=r.accuracy, best_accuracy=r.best_accuracy,
                         relative_cost=r.total_flops / first.total_flops, total_flops=r.total_flops,
@@ -125,11 +141,13 @@ def first_step(curve: list[dict], threshold: float) -> int | None:
 def convergence(cfg: dict[str, Any], ctx: RunContext, data: ImageData, teacher_spec: NetSpec, base: NetSpec,
                 transforms: Mapping[str, Transform | None], table: str, tag: str) -> Outputs:
     """Figs. 6 and 8: the converged teacher grown by each of ``cfg["methods"]`` (``transforms``), as table ``table``."""
+    check_init(cfg)
+    start = {"zero_init": cfg["zero_init"], "init": cfg["init"]}
     teacher, record = trained_teacher(teacher_spec, TrainConfig(**cfg["recipes"]["teacher"]), data, seed=ctx.seed,
-                                      device=ctx.device, checkpoint=ctx.checkpoint, tag=f"{tag}-teacher")
+                                      device=ctx.device, checkpoint=ctx.checkpoint, tag=f"{tag}-teacher", **start)
     runs = convergence_runs(teacher, teacher_spec, base, {m: transforms[m] for m in cfg["methods"]},
                             TrainConfig(**cfg["recipes"]["student"]), data, seed=ctx.seed, device=ctx.device,
-                            checkpoint=ctx.checkpoint, tag=tag)
+                            checkpoint=ctx.checkpoint, tag=tag, **start)
     reached = record["accuracy"]
     rows = [ConvergenceRow(row="teacher", accuracy=reached, parameters=parameter_count(teacher))]
     rows += [ConvergenceRow(row=m, accuracy=r.accuracy, best_accuracy=r.best_accuracy,

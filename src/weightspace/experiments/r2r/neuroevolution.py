@@ -9,6 +9,10 @@ with co-evolution selection; its first pick, and a hierarchical ensemble of its
 K picks (logits -> FC 64 -> FC 10, members frozen) trained on the training split
 with the best step chosen on validation. Settings: App. D, Table 2 (N_i = N_j =
 5000, K = 3, M = 10, 15 iterations, Adam lr 0.003, weight decay 1e-6, batch 64).
+The base network's blocks start zero-initialised (``zero_init``); each child has
+its own optimiser with its parent's learning rate times the parameter ratio
+(``ne.optimizers = "per_model"``, App. C.3; ``"shared"``: one optimiser over the
+population, recreated every round).
 """
 
 from __future__ import annotations
@@ -53,13 +57,17 @@ class Table1Row(Row):
 
 @dataclass(frozen=True, kw_only=True)
 class SelectedModel:
-    """A model a search selected (best first), with its lineage, the mutation that made it and its accuracies."""
+    """A model a search selected (best first), with its lineage, the mutation that made it and its accuracies.
+
+    ``lr``: the learning rate its optimiser ran with (rescaled down its lineage, App. C.3).
+    """
 
     selection: str
     name: str
     parent: str | None
     parameters: int
     architecture: str
+    lr: float
     mutation: dict[str, Any] | None
     val_accuracy: float
     test_accuracy: float
@@ -71,13 +79,15 @@ TABLES = {"table1": Table(Table1Row, rows=("base", "ne_best", "coevolution_best"
 
 def config(profile: str) -> dict[str, Any]:
     if profile == "full":
-        return {**SCALES[profile], "val_size": 5000, "ne": {**search("app_d"), "tau": 0.8}, "ensemble_hidden": 64,
+        return {**SCALES[profile], "val_size": 5000, "zero_init": True,
+                "ne": {**search("app_d"), "tau": 0.8, "optimizers": "per_model", "init": "match"}, "ensemble_hidden": 64,
                 "recipes": {"train": recipe("app_d", batch_size=64, steps=10000, eval_every=500),
                             "ensemble": recipe("app_d", batch_size=64, steps=5000, lr=1e-5, eval_every=500)}}
     # App. D's budget scaled down with its ratios: N_i = N_j = half the base network's updates, 15 iterations, so
     # the search trains 8 times the base network's updates (80,000 against 10,000 in the report).
-    return {**SCALES[profile], "val_size": 1000,
-            "ne": {"n_initial": 150, "n_joint": 150, "k": 2, "m": 4, "iterations": 15, "tau": 0.8},
+    return {**SCALES[profile], "val_size": 1000, "zero_init": True,
+            "ne": {"n_initial": 150, "n_joint": 150, "k": 2, "m": 4, "iterations": 15, "tau": 0.8,
+                   "optimizers": "per_model", "init": "match"},
             "ensemble_hidden": 64,
             "recipes": {"train": recipe("app_d", batch_size=64, steps=300, eval_every=100),
                         "ensemble": recipe("app_d", batch_size=64, steps=200, lr=1e-3, eval_every=100)}}
@@ -93,15 +103,16 @@ def _split(train: Split, val_size: int, seed: int) -> tuple[Split, Split]:
 
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
+    ne_cfg = NEConfig(**cfg["ne"])
     images = average_pooled(data.load(cfg["dataset"], cfg["split"]), cfg["downsample"]).to(ctx.device)
     spec = base_spec(*input_shape(images), cfg["widths"], cfg["fc"])
     train, val = _split(images.train, cfg["val_size"], ctx.seed)
-    ne_cfg = NEConfig(**cfg["ne"])
     train_cfg = TrainConfig(**cfg["recipes"]["train"])
     rows, curves, selected = [], {}, []
 
     started = time.time()
-    base = fresh(spec, ctx.seed, ctx.device)
+    start = {"zero_init": cfg["zero_init"], "init": ne_cfg.init}
+    base = fresh(spec, ctx.seed, ctx.device, **start)
     base_data = ImageData(images.name, train, images.eval, images.num_classes, images.description)
     out = train_classifier(base, base_data, train_cfg, seed=ctx.seed, checkpoint=ctx.checkpoint("base"), desc="base")
     rows.append(Table1Row(row="base", test_accuracy=out.accuracy / 100.0, best_step=out.best_step,
@@ -111,7 +122,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
 
     for selection, row in (("best", "ne_best"), ("coevolution", "coevolution_best")):
         started = time.time()
-        found = neuroevolution(fresh(spec, ctx.seed, ctx.device), train, val, ne_cfg, train_cfg,
+        found = neuroevolution(fresh(spec, ctx.seed, ctx.device, **start), train, val, ne_cfg, train_cfg,
                                selection=selection, seed=ctx.seed)
         best = found.selected[0].net
         rows.append(Table1Row(row=row, test_accuracy=evaluate(best, images.eval)[0] / 100.0,

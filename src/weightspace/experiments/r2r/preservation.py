@@ -2,9 +2,11 @@
 
 For each kernel size, a random residual network (plain conv units, residual
 blocks with one- and two-unit branches, a block that pads the stream to more
-channels) with random BatchNorm statistics and affine parameters in eval mode is
+channels, a block without a branch: the identity layer of the Section 5.2
+deepening teacher) with random BatchNorm statistics and affine parameters in eval mode is
 transformed at every place each transform applies: R2WiderR as a parallel block
-and by concatenation, R2DeeperR at every depth, Net2WiderNet and Net2DeeperNet.
+and by concatenation, R2DeeperR at every depth and into the identity block,
+Net2WiderNet and Net2DeeperNet.
 The largest absolute output difference between student and teacher is measured
 on random inputs in float64 and float32; random padding is the control that
 does not preserve the function. The new parameters and the free ones (Section
@@ -64,13 +66,14 @@ def config(profile: str) -> dict[str, Any]:
 
 
 def random_network(cfg: dict[str, Any], kernel: int, seed: int) -> ResNet:
-    """The test network: stage 1 = 2 plain units + blocks with 2- and 1-unit branches; stage 2 pads to more channels."""
+    """The test network: stage 1 = 2 plain units + blocks with 2- and 1-unit branches; stage 2 pads to more channels,
+    then an identity block (no branch)."""
     seed_everything(seed)
     w1, w2 = cfg["widths"]
     spec = NetSpec(3, cfg["image_size"], (
         StageSpec(w1, convs=(kernel, kernel), blocks=(BlockSpec((w1 // 2, w1), (kernel, kernel)),
                                                        BlockSpec((w1 // 2,), (kernel,)))),
-        StageSpec(w2, blocks=(BlockSpec((w2 // 2, w2 // 2), (kernel, kernel)),)),
+        StageSpec(w2, blocks=(BlockSpec((w2 // 2, w2 // 2), (kernel, kernel)), BlockSpec((), ()))),
     ), fc=32)
     net = build(spec)
     return randomize_batch_norm(net)
@@ -85,6 +88,11 @@ def sites(net: ResNet, cfg: dict[str, Any], kernel: int, batch: torch.Tensor,
         for b, block in enumerate(stage.blocks):
             out.append(("R2WiderR", f"stage {s} block {b}, parallel k{kernel}",
                         lambda n, s=s, b=b: r2_wider_r(n, s, b, h, kernel, generator=g)))
+            if not block.branches:
+                out.append(("R2DeeperR", f"stage {s} block {b}, into the identity block",
+                            lambda n, s=s, b=b: r2_deeper_r(n, s, b, (h, h), kernel, into_identity=True,
+                                                            generator=g)))
+                continue
             for u, unit in enumerate(block.branches[0].units):
                 place = f"stage {s} block {b} unit {u}"
                 out.append(("R2WiderR", f"{place}, concatenated",

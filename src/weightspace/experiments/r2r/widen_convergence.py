@@ -1,6 +1,6 @@
 """Section 5.2.1, Fig. 6: a converged teacher widened by R2WiderR, random padding or Net2WiderNet, vs scratch.
 
-The teacher (half the internal width) is trained to convergence; each student
+The teacher (half the filters of every branch conv) is trained to convergence; each student
 has the base network's architecture and trains for 7000 updates with the
 learning rate rescaled by the parameter ratio (App. C.3); the base network
 trained from scratch is the comparison. ``updates_to_teacher`` is the first

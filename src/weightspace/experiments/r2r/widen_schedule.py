@@ -1,7 +1,8 @@
 """Section 5.2.1, Fig. 5: R2WiderR before update 0, 1500, 3000 or 4500 of 6000; accuracy against updates and FLOPs.
 
-The teacher has half the internal width of the base network's residual blocks;
-R2WiderR (concatenation, App. C.1) grows it into the base network. Each run
+The teacher has half the filters of every conv in the base network's residual
+branches; R2WiderR (concatenation, App. C.1, on each of the three convs) grows it
+into the base network. Each run
 trains the same teacher (same initialisation and batches) up to its transform
 point, then the student with the learning rate rescaled by the parameter ratio
 (App. C.3). Training FLOPs are counted with ``torch.utils.flop_counter``.

@@ -17,6 +17,8 @@ _T1 = [  # row, label, parameters, accuracy (%), CE loss
     ("resnet9-emb", "CIFAR-10 ResNet9 (emb.)", 98298, 86.90, 0.4469),
 ]
 TABLE1 = references("Table 1", ("parameters", "accuracy", "loss"), _T1)
+TABLE1_MNIST = [r for r in TABLE1 if not r.row.startswith("resnet9")]  # experiment neuron_embedding.table1
+TABLE1_CIFAR10 = [r for r in TABLE1 if r.row.startswith("resnet9")]  # neuron_embedding.table1_cifar10 (full only)
 
 _T2 = [  # row, label, free parameters, accuracy (%), weight MSE
     ("reference", "Reference (direct)", 318010, 97.48, None),

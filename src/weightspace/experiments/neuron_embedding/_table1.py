@@ -1,54 +1,32 @@
-"""Section 4.1, Table 1: training from random initialisation, direct vs separable vs neuron-embedding.
+"""Table 1's protocol (Section 4.1), shared by its MNIST rows (:mod:`.table1`) and its CIFAR-10 rows (:mod:`.table1_cifar10`).
 
-Every model is trained with the paper's recipe and the checkpoint with the best
-evaluation over the run is reported (accuracy, cross-entropy), with its parameter
-count computed from the model. MNIST: Adam, one-cycle (cosine), max lr 0.01,
-batch 1000, 2000 steps. CIFAR-10 (the authors' code): SGD with Nesterov momentum,
-linear one-cycle, max lr 2e-4, batch 512, weight decay 0.512 on a *sum*-reduced
-cross-entropy (512 times the mean's gradient), random horizontal flips, 2000 steps.
-
-``full`` selects the best step on 10,000 training images held out for it (the
-authors' 50k / 10k split) and reports that step's test accuracy; ``quick`` trains
-the seven MNIST rows for a few hundred steps on the 8,000-image split of the
-MNIST test set and selects on the 2,000 images it reports (that split has no
-other). The config's ``rows`` are the rows a run trains; the others are listed
-with their parameter counts and a status saying they did not run. The ResNet9
-rows need CIFAR-10 and are among the ``full`` rows; a run whose rows need data
-that is missing stops before training anything, naming the files and
-``WEIGHTSPACE_DATA`` (``--set rows=[...]`` runs the MNIST rows alone).
+Every model of a row is built from random initialisation, trained with its
+recipe, and the checkpoint with the best evaluation on the selection split is
+reported on the test split (accuracy, cross-entropy), with its parameter count
+computed from the model. A config names the ``rows`` a run trains and, per
+recipe key (``mnist-fc``, ``mnist-conv``, ``cifar10``), the training recipe, the
+loss reduction and whether training images are flipped. The declared rows the
+config leaves out are listed with their parameter counts and a status saying
+they did not run; a row whose data is missing stops the run before anything
+trains, naming the files and ``WEIGHTSPACE_DATA`` (no result is written).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from weightspace import data as datasets
 from weightspace.experiments import Outputs, RunContext, seed_everything
-from weightspace.experiments.neuron_embedding._presets import recipe
+from weightspace.experiments.neuron_embedding._presets import describe
 from weightspace.neuron_embedding.models import TABLE1_MODELS, build, paper_parameter_count
 from weightspace.neuron_embedding.training import cross_entropy, flip_horizontally, selection_split
-from weightspace.tables import Row, Table
+from weightspace.tables import Row
 from weightspace.training import TrainConfig, evaluate, train_classifier
 
-TITLE = "Neuron embeddings, Table 1: training from random initialisation"
-MNIST_ROWS = [r for r, (ds, _) in TABLE1_MODELS.items() if ds == "mnist"]
-
-
-def config(profile: str) -> dict[str, Any]:
-    losses = {"mnist-fc": "mean", "mnist-conv": "mean", "cifar10": "sum"}
-    flips = {"mnist-fc": False, "mnist-conv": False, "cifar10": True}
-    if profile == "quick":
-        return {"rows": MNIST_ROWS, "split": {"mnist": datasets.MNIST_TEST_CUT}, "dim_fc": 64, "dim_conv": 48,
-                "selection_holdout": 0,
-                "recipes": {"mnist-fc": recipe("mnist-quick"), "mnist-conv": recipe("mnist-conv-quick"),
-                            "cifar10": recipe("cifar10")},
-                "loss": losses, "flip": flips}
-    return {"rows": list(TABLE1_MODELS), "split": {"mnist": datasets.STANDARD, "cifar10": datasets.STANDARD},
-            "dim_fc": 64, "dim_conv": 48, "selection_holdout": 10_000,
-            "recipes": {"mnist-fc": recipe("mnist"), "mnist-conv": recipe("mnist"), "cifar10": recipe("cifar10")},
-            "loss": losses, "flip": flips}
+MNIST_ROWS = tuple(r for r, (ds, _) in TABLE1_MODELS.items() if ds == "mnist")
+CIFAR10_ROWS = tuple(r for r, (ds, _) in TABLE1_MODELS.items() if ds == "cifar10")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,31 +50,40 @@ class Table1Row(Row):
     train_time_s: float | None = None
 
 
-TABLES = {"table1": Table(Table1Row, rows=tuple(TABLE1_MODELS))}
-
-
-def _key(row: str) -> str:
-    """The recipe (and loss, flip) key of a Table 1 row."""
+def recipe_key(row: str) -> str:
+    """The recipe (and loss, flip) key of a Table 1 row: ``mnist-fc``, ``mnist-conv`` or ``cifar10``."""
     dataset = TABLE1_MODELS[row][0]
     return "cifar10" if dataset == "cifar10" else ("mnist-fc" if row.startswith("fc") else "mnist-conv")
 
 
-def _check(cfg: dict[str, Any]) -> None:
+def summary(cfg: dict[str, Any], key: str) -> str:
+    """One line saying how the rows of recipe ``key`` train under ``cfg`` (for the page)."""
+    dataset = next(TABLE1_MODELS[row][0] for row in TABLE1_MODELS if recipe_key(row) == key)
+    holdout = cfg["selection_holdout"]
+    selection = (f"best step chosen on {holdout:,} held-out training images, reported on the test split" if holdout
+                 else "best step chosen on the split it is reported on")
+    return (f"{describe(cfg['recipes'][key])}; {cfg['loss'][key]}-reduced cross-entropy, "
+            f"{'random horizontal flips' if cfg['flip'][key] else 'no augmentation'}; "
+            f"{dataset} {cfg['split'][dataset]}; {selection}")
+
+
+def check(cfg: dict[str, Any], declared: Sequence[str]) -> None:
     """Clear errors for rows, splits, recipes, losses and flips the config lacks, before any data is loaded."""
-    unknown = [r for r in cfg["rows"] if r not in TABLE1_MODELS]
+    unknown = [r for r in cfg["rows"] if r not in declared]
     if unknown:
-        raise ValueError(f"unknown Table 1 rows {unknown}: choose from {', '.join(TABLE1_MODELS)}")
+        raise ValueError(f"setting 'rows' = {cfg['rows']!r} names unknown Table 1 rows {unknown}: this experiment's "
+                         f"rows are {', '.join(declared)}")
     for dataset in dict.fromkeys(TABLE1_MODELS[r][0] for r in cfg["rows"]):
         if dataset not in cfg["split"]:
             raise ValueError(f"setting 'split' = {cfg['split']!r} has no split for {dataset!r}, which rows "
                              f"{[r for r in cfg['rows'] if TABLE1_MODELS[r][0] == dataset]} need "
                              f"(its splits: {', '.join(map(repr, datasets.SPLITS[dataset]))})")
         datasets.check_split(dataset, cfg["split"][dataset])
-    for key in dict.fromkeys(_key(r) for r in cfg["rows"]):
+    for key in dict.fromkeys(recipe_key(r) for r in cfg["rows"]):
         for setting in ("recipes", "loss", "flip"):
             if key not in cfg[setting]:
                 raise ValueError(f"setting {setting!r} has no entry {key!r}, which rows "
-                                 f"{[r for r in cfg['rows'] if _key(r) == key]} need")
+                                 f"{[r for r in cfg['rows'] if recipe_key(r) == key]} need")
         try:
             TrainConfig(**cfg["recipes"][key])
             cross_entropy(cfg["loss"][key])
@@ -104,19 +91,20 @@ def _check(cfg: dict[str, Any]) -> None:
             raise ValueError(f"setting 'recipes.{key}' or 'loss.{key}' is not allowed: {err}") from err
 
 
-def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
-    _check(cfg)
+def compute(cfg: dict[str, Any], ctx: RunContext, declared: Sequence[str]) -> Outputs:
+    """Train the config's rows among ``declared`` (the experiment's rows, in Table 1's order) and list the rest."""
+    check(cfg, declared)
     loaded = {dataset: datasets.load(dataset, cfg["split"][dataset]).to(ctx.device)  # missing data stops here
               for dataset in dict.fromkeys(TABLE1_MODELS[r][0] for r in cfg["rows"])}
     splits = {name: selection_split(d, cfg["selection_holdout"]) for name, d in loaded.items()}
     progress = ctx.checkpoint("rows")
     done: dict[str, Any] = progress.load() or {"table": {}, "curves": {}}
     table, curves = [], {}
-    for i, row in enumerate(TABLE1_MODELS):
+    for row in declared:
+        i = list(TABLE1_MODELS).index(row)  # the row's seed offset: its place in the paper's table
         dataset = TABLE1_MODELS[row][0]
-        dim = cfg["dim_fc"] if row.startswith("fc") else cfg["dim_conv"]
         seed_everything(ctx.seed * 1000 + i)
-        model = build(row, dim)
+        model = build(row, cfg["dim_fc" if row.startswith("fc") else "dim_conv"])
         counts = {"row": row, "dataset": dataset, "parameters": paper_parameter_count(model),
                   "parameters_all": sum(p.numel() for p in model.parameters())}
         if row not in cfg["rows"]:
@@ -129,7 +117,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         model.to(ctx.device)
         started = time.time()
         select, report = splits[dataset]
-        key = _key(row)
+        key = recipe_key(row)
         out = train_classifier(model, select, TrainConfig(**cfg["recipes"][key]), seed=ctx.seed * 1000 + i,
                                checkpoint=ctx.checkpoint(row), desc=row, objective=cross_entropy(cfg["loss"][key]),
                                augment=flip_horizontally if cfg["flip"][key] else None)

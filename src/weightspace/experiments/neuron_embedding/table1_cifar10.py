@@ -33,7 +33,7 @@ def config(profile: str) -> dict[str, Any]:
 
 def summary(cfg: dict[str, Any]) -> str:
     """The recipe of the ResNet9 rows in one line (for the page)."""
-    return f"cifar10: {_table1.summary(cfg, 'cifar10')}"
+    return f"ResNet9 rows: {_table1.summary(cfg, 'cifar10')}."
 
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:

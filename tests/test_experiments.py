@@ -5,11 +5,11 @@ import torch
 
 from weightspace import experiments
 from weightspace.data import DatasetNotFoundError, ImageData, Split
-from weightspace.experiments.neuron_embedding import cross_model, table1, table2
+from weightspace.experiments.neuron_embedding import _table1, cross_model, table1, table1_cifar10, table2
 from weightspace.neuron_embedding import training
 from weightspace.training import TrainConfig
 
-NEURON_EMBEDDING = [f"neuron_embedding.{s}" for s in ("table1", "table2", "cross_model")]
+NEURON_EMBEDDING = [f"neuron_embedding.{s}" for s in ("table1", "table1_cifar10", "table2", "cross_model")]
 
 
 def _fake(name, n_train=64, n_eval=32):
@@ -28,34 +28,57 @@ def test_every_config_is_a_valid_recipe(name, profile):
         TrainConfig(**recipe)
 
 
-def test_full_table1_path_runs_resnet9_rows_on_cifar_shaped_data(isolated, monkeypatch):
-    monkeypatch.setattr(table1.datasets, "load", lambda name, split: _fake(name))
+def test_full_table1_cifar10_rows_run_on_cifar_shaped_data(isolated, monkeypatch):
+    monkeypatch.setattr(_table1.datasets, "load", lambda name, split: _fake(name))
     tiny = {"steps": 2, "batch_size": 16, "lr": 2e-4, "optimizer": "sgd", "schedule": "linear", "eval_every": 1}
-    cfg = experiments.config("neuron_embedding.table1", "full")
-    result = experiments.run("neuron_embedding.table1", "full",
-                             rows=["resnet9-direct", "resnet9-sep", "resnet9-emb"],
-                             recipes={**cfg["recipes"], "cifar10": tiny}, selection_holdout=16)
+    result = experiments.run("neuron_embedding.table1_cifar10", "full", recipes={"cifar10": tiny},
+                             selection_holdout=16)
     rows = {r["row"]: r for r in result.tables["table1"]}
-    assert len(rows) == 10
-    for row in ("resnet9-direct", "resnet9-sep", "resnet9-emb"):
-        assert rows[row]["status"] == "" and 0 <= rows[row]["accuracy"] <= 100
-    assert rows["fc2-direct"]["status"].startswith("not run") and rows["fc2-direct"]["accuracy"] is None
-    assert rows["fc2-direct"]["parameters"] == 318010 and rows["resnet9-emb"]["parameters"] == 98298
+    assert list(rows) == ["resnet9-direct", "resnet9-sep", "resnet9-emb"]
+    for row in rows.values():
+        assert row["status"] == "" and 0 <= row["accuracy"] <= 100
+    assert rows["resnet9-emb"]["parameters"] == 98298
+
+
+def test_full_table1_mnist_rows_run_without_cifar10(isolated, monkeypatch):
+    def mnist_only(name, split):
+        if name != "mnist":
+            raise DatasetNotFoundError(f"{name} not found: set WEIGHTSPACE_DATA")
+        return _fake(name)
+
+    monkeypatch.setattr(_table1.datasets, "load", mnist_only)
+    tiny = {"steps": 2, "batch_size": 16, "lr": 0.01, "optimizer": "adam", "schedule": "one_cycle", "eval_every": 1}
+    result = experiments.run("neuron_embedding.table1", "full", recipes={"mnist-fc": tiny, "mnist-conv": tiny},
+                             selection_holdout=16)
+    rows = {r["row"]: r for r in result.tables["table1"]}
+    assert list(rows) == list(table1.ROWS) and len(rows) == 7
+    assert all(r["status"] == "" and 0 <= r["accuracy"] <= 100 for r in rows.values())
+    assert result.data["datasets"].keys() == {"mnist"}
+
+
+def test_table1_cifar10_rows_are_full_profile_only():
+    assert experiments.profiles("neuron_embedding.table1_cifar10") == ("full",)
+    assert experiments.profiles("neuron_embedding.table1") == ("quick", "full")
+    with pytest.raises(ValueError, match="runs at the full profile only, not 'quick'"):
+        experiments.config("neuron_embedding.table1_cifar10", "quick")
 
 
 def test_table1_without_its_data_stops_before_training_and_writes_nothing(isolated, monkeypatch):
     def missing(name, split):
         raise DatasetNotFoundError(f"{name} not found: set WEIGHTSPACE_DATA")
 
-    monkeypatch.setattr(table1.datasets, "load", missing)
+    monkeypatch.setattr(_table1.datasets, "load", missing)
     with pytest.raises(DatasetNotFoundError, match="cifar10 not found: set WEIGHTSPACE_DATA"):
-        experiments.run("neuron_embedding.table1", "full", rows=["resnet9-emb"])
+        experiments.run("neuron_embedding.table1_cifar10", "full")
     assert not list((isolated / "results").rglob("*.json"))
 
 
 def test_unknown_table1_row_fails_clearly(isolated):
-    with pytest.raises(ValueError, match="unknown Table 1 rows"):
+    with pytest.raises(ValueError, match="names unknown Table 1 rows \\['resnet50'\\]"):
         experiments.run("neuron_embedding.table1", rows=["resnet50"])
+    with pytest.raises(ValueError, match="unknown Table 1 rows \\['resnet9-emb'\\]: this experiment's rows are "
+                                         "fc2-direct, "):
+        experiments.run("neuron_embedding.table1", rows=["resnet9-emb"])
 
 
 def test_cross_model_endpoints_are_the_two_networks(isolated, monkeypatch):
@@ -82,13 +105,24 @@ def test_table2_rows_follow_the_dimensions(isolated, monkeypatch):
 
 
 def test_full_table1_recipes_are_the_authors():
-    cfg = experiments.config("neuron_embedding.table1", "full")
-    cifar = cfg["recipes"]["cifar10"]
-    assert (cfg["loss"]["cifar10"], cfg["flip"]["cifar10"]) == ("sum", True)
-    assert (cifar["optimizer"], cifar["nesterov"], cifar["lr"], cifar["batch_size"], cifar["weight_decay"]) == (
-        "sgd", True, 2e-4, 512, 0.512)
-    assert cfg["loss"]["mnist-fc"] == "mean" and not cfg["flip"]["mnist-fc"]
-    assert cfg["selection_holdout"] == 10_000, "the best step is chosen on 10,000 held-out training images"
+    resnet9 = experiments.config("neuron_embedding.table1_cifar10", "full")
+    cifar = resnet9["recipes"]["cifar10"]
+    assert (resnet9["loss"]["cifar10"], resnet9["flip"]["cifar10"]) == ("sum", True)
+    assert (cifar["optimizer"], cifar["nesterov"], cifar["momentum"], cifar["schedule"], cifar["lr"],
+            cifar["batch_size"], cifar["weight_decay"], cifar["steps"]) == (
+        "sgd", True, 0.9, "linear", 2e-4, 512, 0.512, 2000)
+    assert resnet9["selection_holdout"] == 10_000 and resnet9["split"] == {"cifar10": "standard"}
+    line = table1_cifar10.summary(resnet9)
+    assert "sum-reduced" in line and "weight decay 0.512" in line and "random horizontal flips" in line
+    mnist = experiments.config("neuron_embedding.table1", "full")
+    for key in ("mnist-fc", "mnist-conv"):
+        r = mnist["recipes"][key]
+        assert (r["optimizer"], r["schedule"], r["lr"], r["batch_size"], r["steps"]) == (
+            "adam", "one_cycle", 0.01, 1000, 2000)
+        assert mnist["loss"][key] == "mean" and not mnist["flip"][key]
+    assert mnist["split"] == {"mnist": "standard"}
+    assert mnist["selection_holdout"] == 10_000, "the best step is chosen on 10,000 held-out training images"
+    assert "10,000 held-out training images, reported on the test split" in table1.summary(mnist)
     assert experiments.config("neuron_embedding.table1", "quick")["selection_holdout"] == 0
 
 
@@ -105,8 +139,7 @@ def test_table1_selects_on_held_out_training_images_and_reports_the_test_split()
     assert all(m or torch.equal(f, xi) for m, f, xi in zip(mirrored, flipped, x)) and 5 < sum(mirrored) < 25
 
 
-@pytest.mark.parametrize("name", NEURON_EMBEDDING)
-@pytest.mark.parametrize("profile", ["quick", "full"])
+@pytest.mark.parametrize("name,profile", [(n, p) for n in NEURON_EMBEDDING for p in experiments.profiles(n)])
 def test_every_config_names_its_data_split(name, profile):
     from weightspace.data import check_split
 
@@ -120,10 +153,10 @@ def test_every_config_names_its_data_split(name, profile):
 def test_shared_presets_are_one_object_picked_by_name():
     from weightspace.experiments.neuron_embedding._presets import FIT, RECIPES, recipe
 
-    for profile, name in (("quick", "mnist-quick"), ("full", "mnist")):
-        assert experiments.config("neuron_embedding.table2", profile)["reference"] == RECIPES[name]
-        assert experiments.config("neuron_embedding.cross_model", profile)["reference"] == RECIPES[name]
-        assert experiments.config("neuron_embedding.table1", profile)["recipes"]["mnist-fc"] == RECIPES[name]
+    for profile, rows, reference in (("quick", "mnist-quick", "mnist-reference-quick"), ("full", "mnist", "mnist")):
+        assert experiments.config("neuron_embedding.table2", profile)["reference"] == RECIPES[reference]
+        assert experiments.config("neuron_embedding.cross_model", profile)["reference"] == RECIPES[reference]
+        assert experiments.config("neuron_embedding.table1", profile)["recipes"]["mnist-fc"] == RECIPES[rows]
         for section in ("table2", "cross_model"):
             cfg = experiments.config(f"neuron_embedding.{section}", profile)
             assert {k: cfg[k] for k in FIT} == FIT
@@ -132,21 +165,23 @@ def test_shared_presets_are_one_object_picked_by_name():
 
 
 def test_table1_rows_left_out_by_the_config_are_listed_with_their_counts(isolated, monkeypatch):
-    monkeypatch.setattr(table1.datasets, "load", lambda name, split: _fake(name))
+    monkeypatch.setattr(_table1.datasets, "load", lambda name, split: _fake(name))
     tiny = {"steps": 2, "batch_size": 16, "lr": 0.01, "optimizer": "adam", "schedule": "one_cycle", "eval_every": 1}
     cfg = experiments.config("neuron_embedding.table1", "quick")
     result = experiments.run("neuron_embedding.table1", rows=["fc2-emb"],
                              recipes={**cfg["recipes"], "mnist-fc": tiny})
     rows = {r["row"]: r for r in result.tables["table1"]}
-    assert list(rows) == list(table1.TABLE1_MODELS)
+    assert list(rows) == list(table1.ROWS)
     assert rows["fc2-emb"]["status"] == "" and rows["fc2-emb"]["best_step"] in (1, 2)
-    assert rows["resnet9-emb"]["status"] == "not run: not among the config's rows (needs CIFAR10)"
+    assert rows["conv-emb"]["status"] == "not run: not among the config's rows (needs MNIST)"
+    assert rows["conv-emb"]["parameters"] == 51598
     assert "quick" not in rows["fc2-direct"]["status"], "the status follows the config, not the profile"
     assert result.metrics["fc2-direct"] is None and result.metrics["fc2-emb"] == rows["fc2-emb"]["accuracy"]
 
 
 @pytest.mark.parametrize("overrides,message", [
-    ({"rows": ["resnet9-emb"]}, "setting 'split' = .* has no split for 'cifar10', which rows \\['resnet9-emb'\\]"),
+    ({"split": {"cifar10": "standard"}}, "setting 'split' = .* has no split for 'mnist', which rows "
+     "\\['fc2-direct', "),
     ({"split": {"mnist": "test-5k"}}, "mnist has no split 'test-5k'"),
     ({"recipes": {"mnist-fc": {"steps": 2, "batch_size": 16, "lr": 0.01}}}, "setting 'recipes' has no entry "
      "'mnist-conv', which rows \\['conv-direct', 'conv-sep', 'conv-emb'\\] need"),
@@ -156,7 +191,7 @@ def test_table1_bad_settings_fail_before_loading_data(isolated, monkeypatch, ove
     def never(name, split):
         raise AssertionError("data loaded before the settings were checked")
 
-    monkeypatch.setattr(table1.datasets, "load", never)
+    monkeypatch.setattr(_table1.datasets, "load", never)
     with pytest.raises(ValueError, match=message):
         experiments.run("neuron_embedding.table1", **overrides)
 

@@ -212,3 +212,33 @@ def test_the_plateau_schedule_halves_the_learning_rate_after_its_patience():
         mp.setattr(torch.optim.Adam, "step", spy)
         fit_embeddings(model, reference, steps=400, lr=0.5, plateau_factor=0.25, plateau_patience=3)
     assert min(calls) < 0.5 and all(lr in {0.5 * 0.25**k for k in range(40)} for lr in calls)
+
+
+def test_resnet9_emb_convolutions_form_one_chain_of_sets_through_the_residuals():
+    """After ``x + f(x)`` the next convolution reads ``f``'s last set (the summed channels), as the authors' code does:
+    the eight convolutions read the nine conv sets pairwise in order, checked against a forward pass written out
+    from those sets on CIFAR-shaped data."""
+    import torch.nn.functional as F
+
+    from weightspace.neuron_embedding import BlueprintConv2d, ResNet9
+
+    torch.manual_seed(0)
+    net = ResNet9("emb", 8).double()
+    sets = list(net.neurons)
+    assert [s.num for s in sets] == [3, 64, 128, 128, 128, 256, 256, 256, 256, 256, 10]
+    convs = [m for m in net.features.modules() if isinstance(m, BlueprintConv2d)]
+    assert [(c.pointwise.source, c.pointwise.target) for c in convs] == list(zip(sets[:8], sets[1:9]))
+    assert (net.fc.source, net.fc.target) == (sets[9], sets[10])
+
+    def block(h, k, pool=False):
+        pointwise = embedding_weight(sets[k].embedding, sets[k + 1].embedding)[:, :, None, None]
+        h = torch.relu(F.batch_norm(convs[k].depthwise(F.conv2d(h, pointwise)), None, None, training=True))
+        return F.max_pool2d(h, 2) if pool else h
+
+    x = torch.randn(4, 3, 32, 32, dtype=torch.float64)
+    h = block(block(x, 0), 1, pool=True)
+    h = h + block(block(h, 2), 3)  # the residual's sum, carried by set 4 into the next convolution
+    h = block(block(h, 4, pool=True), 5, pool=True)
+    h = h + block(block(h, 6), 7)
+    logits = h.mean((2, 3)) @ embedding_weight(sets[9].embedding, sets[10].embedding).T + sets[10].bias
+    assert (net(x) - logits).abs().max().item() < 1e-10

@@ -204,6 +204,21 @@ class ResNet9(EncodedModel):
     Not David Page's network: prep conv 64, conv 128 + max-pool, residual (2 convs),
     conv 256 + pool, conv 256 + pool, residual (2 convs), global average pool,
     FC 256 -> 10; 3x3 kernels, BatchNorm without affine parameters.
+
+    In the ``emb`` encoding the eight convolutions form one chain of nine neuron
+    sets (3, 64, 128, 128, 128, 256, 256, 256, 256 channels), each convolution
+    reading the set before it: the convolution after a residual ``x + f(x)`` reads
+    the embeddings of ``f``'s last set, which stand for the summed channels (as
+    in the authors' code). The classifier has its own 256 input embeddings.
+
+    Shape:
+        input (N, 3, 32, 32) -> logits (N, ``num_classes``).
+
+    Example::
+
+        >>> net = ResNet9("emb", 48)
+        >>> net(torch.randn(2, 3, 32, 32)).shape
+        torch.Size([2, 10])
     """
 
     def __init__(self, encoding: str = "direct", dim: int | None = 48, num_classes: int = 10,
@@ -217,17 +232,19 @@ class ResNet9(EncodedModel):
             layers = [conv, _bn(channels), nn.ReLU()] + ([nn.MaxPool2d(2)] if pool else [])
             return nn.Sequential(*layers), dst
 
-        def residual(src: Units) -> Residual:
+        def residual(src: Units) -> tuple[Residual, Units]:
+            """``x + f(x)`` and the units that stand for the sum: those of ``f``'s last convolution."""
             a, mid = block(src, Encoder.size(src), False)
-            b, _ = block(mid, Encoder.size(src), False)
-            return Residual(nn.Sequential(a, b))
+            b, summed = block(mid, Encoder.size(src), False)
+            return Residual(nn.Sequential(a, b)), summed
 
         stages = []
         for channels, pool, res in ((64, False, False), (128, True, True), (256, True, False), (256, True, True)):
             stage, units = block(units, channels, pool)
             stages.append(stage)
             if res:
-                stages.append(residual(units))
+                stage, units = residual(units)
+                stages.append(stage)
         self.features = nn.Sequential(*stages, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.fc, _ = enc.linear(enc.inputs(Encoder.size(units)), num_classes)
         self._adopt(enc)

@@ -27,7 +27,7 @@ import torch
 
 from weightspace import data as datasets
 from weightspace.experiments import Outputs, RunContext, seed_everything
-from weightspace.experiments.neuron_embedding._presets import FIT, fit_arguments, recipe
+from weightspace.experiments.neuron_embedding._presets import FIT, describe, describe_fit, fit_arguments, recipe
 from weightspace.neuron_embedding.models import FC2_SIZES, FCNet
 from weightspace.neuron_embedding.training import trained_reference
 from weightspace.neuron_embedding.transfer import accuracy_of_states, crossover_states, fit_embeddings, interpolate
@@ -40,9 +40,17 @@ TITLE = "Neuron embeddings, Table 3 and Figs. 3-4: interpolation and neuron tran
 def config(profile: str) -> dict[str, Any]:
     quick = profile == "quick"
     return {"dataset": "mnist", "split": datasets.MNIST_TEST_CUT if quick else datasets.STANDARD,
-            "reference": recipe("mnist-quick" if quick else "mnist"), "dim": 64, **FIT,
+            "reference": recipe("mnist-reference-quick" if quick else "mnist"), "dim": 64, **FIT,
             "alphas": [round(0.05 * i, 2) for i in range(21)], "fractions": [round(0.1 * i, 1) for i in range(11)],
             "repeats": 10}
+
+
+def summary(cfg: dict[str, Any]) -> str:
+    """The two networks' training, the eq. 4 fits and the transplant protocol in one line (for the page)."""
+    return (f"target and source 784-400-10: {describe(cfg['reference'])}, {cfg['dataset']} {cfg['split']}; "
+            f"{describe_fit(cfg)}, d = {cfg['dim']}, the source on the target's frozen input embeddings; "
+            f"{len(cfg['alphas'])} interpolation points, {len(cfg['fractions'])} crossover fractions "
+            f"x {cfg['repeats']} random draws")
 
 
 @dataclass(frozen=True, kw_only=True)

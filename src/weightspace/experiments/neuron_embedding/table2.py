@@ -4,7 +4,9 @@ A direct 784-400-10 network is trained (Table 1's MNIST recipe); then, for each
 d, a neuron-embedding network is fitted to its weights by eq. 4 (Adam, with the
 authors' ReduceLROnPlateau), biases copied. Reported: free parameters
 (embeddings), accuracy of the fitted network, and the mean squared deviation of
-its weights from the reference's.
+its weights from the reference's, and that deviation as a fraction of the
+reference weights' mean square (the weight energy the embeddings leave
+unexplained; the paper's d = 64 leaves 0.00036 / 0.0152 = 2.4%).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch
 
 from weightspace import data as datasets
 from weightspace.experiments import Outputs, RunContext, seed_everything
-from weightspace.experiments.neuron_embedding._presets import FIT, fit_arguments, recipe
+from weightspace.experiments.neuron_embedding._presets import FIT, describe, describe_fit, fit_arguments, recipe
 from weightspace.neuron_embedding.models import FC2_SIZES, FCNet, paper_parameter_count
 from weightspace.neuron_embedding.training import trained_reference
 from weightspace.neuron_embedding.transfer import fit_embeddings, weight_mse
@@ -29,7 +31,7 @@ TITLE = "Neuron embeddings, Table 2: compression ability vs embedding dimension"
 def config(profile: str) -> dict[str, Any]:
     quick = profile == "quick"
     return {"dataset": "mnist", "split": datasets.MNIST_TEST_CUT if quick else datasets.STANDARD,
-            "dims": [64, 32, 16, 8, 4], "reference": recipe("mnist-quick" if quick else "mnist"), **FIT}
+            "dims": [64, 32, 16, 8, 4], "reference": recipe("mnist-reference-quick" if quick else "mnist"), **FIT}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,7 +40,8 @@ class CompressionRow(Row):
 
     ``parameters``: free parameters as the paper counts them; ``accuracy`` (%) and
     ``loss`` (cross-entropy) on the evaluation split; ``mse``: mean squared deviation
-    of the weights from the reference's; ``fit_loss``: the last eq. 4 loss.
+    of the weights from the reference's; ``unexplained``: ``mse`` over the mean square
+    of the reference's weights; ``fit_loss``: the last eq. 4 loss.
     """
 
     dim: int | None = None
@@ -46,7 +49,14 @@ class CompressionRow(Row):
     accuracy: float
     loss: float
     mse: float | None = None
+    unexplained: float | None = None
     fit_loss: float | None = None
+
+
+def summary(cfg: dict[str, Any]) -> str:
+    """The reference's training and the eq. 4 fit in one line (for the page)."""
+    return (f"reference 784-400-10: {describe(cfg['reference'])}, mnist {cfg['split']}; "
+            f"{describe_fit(cfg)}, biases copied; d = {', '.join(map(str, cfg['dims']))}")
 
 
 TABLES = {"table2": Table(CompressionRow, rows=lambda cfg: ["reference"] + [f"d{d}" for d in cfg["dims"]])}
@@ -59,6 +69,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     data = datasets.load(cfg["dataset"], cfg["split"]).to(ctx.device)
     reference, trained = trained_reference(data, cfg["reference"], ctx.seed * 1000, ctx.device, ctx.checkpoint)
     weights = torch.cat([w.detach().flatten() for w in reference.weights()])
+    mean_square = (weights**2).mean().item()
     table = [CompressionRow(row="reference", parameters=paper_parameter_count(reference), accuracy=trained.accuracy,
                             loss=trained.loss)]
     curves: dict[str, Any] = {"reference": trained.curve}
@@ -67,9 +78,10 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         model = FCNet(FC2_SIZES, "emb", d).to(ctx.device)
         losses = fit_embeddings(model, reference, **fit_arguments(cfg), desc=f"fit d={d}")
         acc, loss = evaluate(model, data.eval)
+        mse = weight_mse(model, reference)
         table.append(CompressionRow(row=f"d{d}", dim=d, parameters=paper_parameter_count(model), accuracy=acc,
-                                    loss=loss, mse=weight_mse(model, reference), fit_loss=losses[-1]))
+                                    loss=loss, mse=mse, unexplained=mse / mean_square, fit_loss=losses[-1]))
         curves[f"d{d}"] = losses[:: max(1, len(losses) // 200)]
-    return Outputs(metrics={"reference_accuracy": trained.accuracy, "weight_mean_square": (weights**2).mean().item(),
+    return Outputs(metrics={"reference_accuracy": trained.accuracy, "weight_mean_square": mean_square,
                             **{r.row: r.accuracy for r in table[1:]}},
                    tables={"table2": table}, curves=curves, data=data.description)

@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from weightspace.nern import losses, permutation, reference
-from weightspace.nern.models import CifarResNet, build, conv_names, feature_modules, kernel_smoothness, smoothness
+from weightspace.nern.models import (CifarResNet, FoldedResNet, build, conv_names, feature_modules, kernel_smoothness,
+                                     smoothness)
 from weightspace.nern.optim import ranger
 from weightspace.nern.predictor import KernelLayout, NeRN, gamma, positional_embedding, predictor_size_mb
 from weightspace.nern.sizes import size_rows
-from weightspace.nern.train import NeRNConfig, conv_weights, distillation, predict, reconstructed, sample_kernels
+from weightspace.nern.train import Distiller, NeRNConfig, conv_weights, reconstructed, sample_kernels, train_nern
 
 
 def _ref(table, row, metric):
@@ -85,12 +86,18 @@ def test_positional_embedding_follows_eq_1():
     assert pe.shape == (1, 240) and torch.allclose(pe[0, 80:160], gamma(torch.tensor([0.2]))[0])
 
 
-def test_coordinates_are_normalised_per_layer():
+def test_coordinates_are_the_integer_indices_or_normalised_per_layer():
     layout = KernelLayout.of({"a": torch.randn(2, 3, 3, 3), "b": torch.randn(4, 2, 1, 1)})
-    coords = layout.coordinates()
+    coords = layout.coordinates()  # the paper's (l, f, c): Section 3.1, Fig. 8's c in 0..63
     assert coords.shape == (14, 3)
-    assert coords[5].tolist() == pytest.approx([0.0, 0.5, 2 / 3])
-    assert coords[-1].tolist() == pytest.approx([0.5, 0.75, 0.5])
+    assert coords[5].tolist() == [0.0, 1.0, 2.0] and coords[-1].tolist() == [1.0, 3.0, 1.0]
+    normalised = layout.coordinates("normalised")
+    assert normalised[5].tolist() == pytest.approx([0.0, 0.5, 2 / 3])
+    assert normalised[-1].tolist() == pytest.approx([0.5, 0.75, 0.5])
+    nern = NeRN(layout, 8, indices="integer")
+    assert torch.equal(nern.embedding, positional_embedding(coords))
+    with pytest.raises(ValueError, match="indices"):
+        layout.coordinates("global")
 
 
 def test_one_by_one_kernels_are_the_centre_of_the_prediction():
@@ -103,19 +110,63 @@ def test_distillation_gradients_reach_the_predictor():
     torch.manual_seed(0)
     net = CifarResNet(20, 10, 4, 1).eval().requires_grad_(False)
     nern = NeRN(KernelLayout.of(conv_weights(net, conv_names(net)), "cross"), 16)
-    fixed = {**dict(net.named_parameters()), **dict(net.named_buffers())}
-    pred = predict(nern, torch.arange(50))
-    kd, fmd = distillation(net, fixed, nern.layout.weights(pred), feature_modules(net), torch.randn(4, 1, 32, 32))
+    pred = nern.sampled(torch.arange(50))
+    kd, fmd = Distiller(net)(nern.layout.weights(pred), torch.randn(4, 1, 32, 32))
     for loss in (kd, fmd):
         grads = torch.autograd.grad(loss, list(nern.parameters()), retain_graph=True)
         assert all(g.abs().sum() > 0 for g in grads)
 
 
-def test_feature_maps_are_the_stem_bn_and_three_per_block():
+def test_each_kernel_is_predicted_once_and_only_the_sampled_carry_gradients():
+    torch.manual_seed(0)
+    nern = NeRN(KernelLayout.of({"a": torch.randn(6, 5, 3, 3)}), 8)
+    index = torch.tensor([3, 17, 4])
+    pred = nern.sampled(index)
+    assert torch.allclose(pred, nern(), atol=1e-6)
+    grad = torch.autograd.grad(pred.sum(), pred, retain_graph=True)[0]  # the graph reaches only the sampled rows
+    weight = torch.autograd.grad(pred.sum(), nern.predictor.net[0].weight)[0]
+    assert torch.allclose(weight, torch.autograd.grad(nern(index).sum(), nern.predictor.net[0].weight)[0], atol=1e-6)
+    assert grad.shape == pred.shape
+
+
+@pytest.mark.parametrize("maps", ["paper", "authors"])
+def test_folded_network_equals_the_module_with_hooks(maps):
+    torch.manual_seed(0)
     net = CifarResNet(20, 10, 4, 1)
-    with losses.capture(net, feature_modules(net)) as maps:
-        net(torch.randn(2, 1, 32, 32))
-    assert len(maps) == 1 + 3 * 9
+    with torch.no_grad():  # non-trivial BN statistics
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2), m.weight.uniform_(0.5, 1.5)
+    net.eval()
+    x = torch.randn(3, 1, 32, 32)
+    folded = FoldedResNet(net, maps)
+    logits, fmaps = folded({n: p for n, p in net.named_parameters() if n in folded.convs}, x)
+    with losses.capture(net, feature_modules(net, maps)) as hooked, torch.no_grad():
+        expected = net(x)
+    assert torch.allclose(logits, expected, atol=1e-5, rtol=1e-5)
+    assert len(fmaps) == len(hooked) == 1 + 3 * 9
+    assert all((a - b).abs().max() <= 1e-5 * b.abs().max() for a, b in zip(fmaps, hooked))  # float32 rounding
+    if maps == "authors":  # the in-place add: the second map of every block is the sum
+        assert torch.equal(fmaps[2], fmaps[3])
+    with pytest.raises(ValueError, match="eval mode"):
+        FoldedResNet(net.train())
+
+
+def test_fast_fmd_equals_normalise_and_subtract_and_kd_eps_is_the_authors():
+    torch.manual_seed(0)
+    s = [torch.randn(4, 3, 5, 5, requires_grad=True), torch.randn(4, 2, 3, 3, requires_grad=True)]
+    t = [torch.randn(4, 3, 5, 5), torch.randn(4, 2, 3, 3)]
+    direct = sum((torch.nn.functional.normalize(a.flatten(1), dim=1) - torch.nn.functional.normalize(
+        b.flatten(1), dim=1)).pow(2).sum() for a, b in zip(s, t)) / 4
+    fast = losses.feature_distillation(s, t)
+    assert fast.item() == pytest.approx(direct.item(), rel=1e-5)
+    for g1, g2 in zip(torch.autograd.grad(fast, s), torch.autograd.grad(direct, s)):
+        assert torch.allclose(g1, g2, atol=1e-6)
+    a, b = torch.randn(6, 10), torch.randn(6, 10)
+    stable = torch.nn.functional.kl_div((a.softmax(1) + 1e-4).log(), b.softmax(1), reduction="batchmean")
+    assert losses.knowledge_distillation(a, b, 1e-4).item() == pytest.approx(stable.item(), rel=1e-5)
+    with pytest.raises(ValueError, match="kd_eps"):
+        losses.knowledge_distillation(a, b, -1.0)
 
 
 def test_losses_follow_the_equations():
@@ -127,19 +178,49 @@ def test_losses_follow_the_equations():
     assert losses.feature_distillation(a, [2 * a[0]]).item() == pytest.approx(0.0, abs=1e-6)
 
 
-@pytest.mark.parametrize("sampling,size", [("uniform", 64), ("weighted", 64), ("all", None)])
-def test_weight_sampling_sizes(sampling, size):
+@pytest.mark.parametrize("sampling,size,replacement", [("uniform", 64, False), ("weighted", 64, False),
+                                                        ("weighted", 64, True), ("all", None, False)])
+def test_weight_sampling_sizes(sampling, size, replacement):
     nern = NeRN(KernelLayout.of({"a": torch.randn(16, 16, 3, 3), "b": torch.randn(8, 16, 1, 1)}), 8)
-    cfg = NeRNConfig(sampling=sampling, kernel_batch=64)
-    idx = sample_kernels(cfg, nern, torch.rand(nern.layout.num_kernels), torch.Generator().manual_seed(0))
-    assert (idx is None) if size is None else (len(idx) == size and len(set(idx.tolist())) == size)
+    cfg = NeRNConfig(sampling=sampling, kernel_batch=64, replacement=replacement, p_uniform=0.0)
+    norms = torch.rand(nern.layout.num_kernels)
+    idx = sample_kernels(cfg, nern, norms, torch.Generator().manual_seed(0))
+    if size is None:
+        assert idx is None
+    elif replacement:  # the authors' draw: repeats are kept once
+        assert 0 < len(idx) <= size and len(set(idx.tolist())) == len(idx)
+    else:
+        assert len(idx) == size and len(set(idx.tolist())) == size
     layer = sample_kernels(NeRNConfig(sampling="layer"), nern, torch.rand(384), torch.Generator().manual_seed(1))
     assert len(layer) in (256, 128)
 
 
-def test_ranger_syncs_slow_weights_every_k_steps():
+def test_weighted_sampling_with_replacement_follows_the_magnitudes():
+    nern = NeRN(KernelLayout.of({"a": torch.randn(4, 4, 3, 3)}), 8)
+    cfg = NeRNConfig(kernel_batch=4, p_uniform=0.0, replacement=True)
+    norms = torch.tensor([100.0] + [1e-6] * 15)
+    for seed in range(5):
+        assert sample_kernels(cfg, nern, norms, torch.Generator().manual_seed(seed)).tolist() == [0]
+
+
+def test_selection_reports_the_final_or_the_best_evaluation():
+    torch.manual_seed(0)
+    net = CifarResNet(8, 10, 4, 1).eval()
+    scores = iter([10.0, 30.0, 20.0])
+    out = {}
+    for selection in ("final", "best"):
+        scores = iter([10.0, 30.0, 20.0])
+        cfg = NeRNConfig(hidden=8, steps=3, batch_size=2, kernel_batch=16, eval_every=1, selection=selection)
+        out[selection] = train_nern(net, NeRN(KernelLayout.of(conv_weights(net, conv_names(net))), 8), cfg,
+                                    lambda step: torch.randn(2, 1, 32, 32), lambda m: next(scores))
+    assert (out["final"].accuracy, out["best"].accuracy) == (20.0, 30.0)
+    assert out["final"].best_accuracy == 30.0 and out["best"].final_accuracy == 20.0
+
+
+@pytest.mark.parametrize("foreach", [True, False])
+def test_ranger_syncs_slow_weights_every_k_steps(foreach):
     p = torch.nn.Parameter(torch.zeros(3))
-    opt = ranger([p], lr=0.1, k=2, alpha=0.5)
+    opt = ranger([p], lr=0.1, k=2, alpha=0.5, foreach=foreach)
     for step in range(2):
         p.grad = torch.ones(3)
         opt.step()
@@ -147,6 +228,20 @@ def test_ranger_syncs_slow_weights_every_k_steps():
             fast = p.detach().clone()
     assert torch.allclose(opt._slow[0][0], p.detach())
     assert not torch.allclose(p.detach(), fast)
+
+
+def test_multi_tensor_ranger_equals_the_one_tensor_loop():
+    torch.manual_seed(0)
+    runs = []
+    for foreach in (True, False):
+        params = [torch.nn.Parameter(t.clone()) for t in (torch.ones(3, 2), torch.arange(4.0))]
+        opt = ranger(params, foreach=foreach)
+        for step in range(13):
+            for i, p in enumerate(params):
+                p.grad = torch.sin(p.detach() * (step + 1) + i)
+            opt.step()
+        runs.append([p.detach() for p in params])
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*runs))
 
 
 def test_smoothness_regulariser_is_eq_6():
@@ -208,3 +303,24 @@ def test_filter_errors_and_pruning_by_score():
     kept = torch.cat([magnitude[n].detach().abs().flatten() for n in names])
     dropped = torch.cat([weights[n].abs().flatten() for n in names])[kept == 0]
     assert dropped.max() <= kept[kept > 0].min()
+
+
+def test_nern_settings_are_checked_with_the_setting_named():
+    for bad, match in (({"indices": "global"}, "indices"), ({"fmd_maps": "both"}, "fmd_maps"),
+                       ({"selection": "mean"}, "selection"), ({"p_uniform": 1.5}, "p_uniform"),
+                       ({"kd_eps": -1e-4}, "kd_eps"), ({"warmup": 10, "steps": 5}, "warmup"),
+                       ({"eval_every": 0}, "eval_every")):
+        with pytest.raises(ValueError, match=match):
+            NeRNConfig(**bad)
+    line = NeRNConfig().summary()
+    assert "68,600 iterations" in line and "with replacement" in line and "integer indices" in line
+
+
+def test_the_bench_baseline_and_ours_train_the_same_objective():
+    from weightspace.nern.bench import authors_step, iteration, ours
+
+    a, b = iteration(True, "resnet20", 8, 4), iteration(False, "resnet20", 8, 4)
+    for it, step in ((a, ours), (b, authors_step)):
+        step(it)
+    for p, q in zip(a.nern.parameters(), b.nern.parameters()):  # one step from the same start, same sample
+        assert torch.allclose(p, q, atol=1e-5)

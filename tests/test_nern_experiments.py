@@ -244,3 +244,19 @@ def test_too_many_top_filters_fail_clearly(isolated, cifar):
         experiments.run("nern.applications", "full", original={"arch": "resnet8", "width": 4, "in_channels": 3},
                         nern=TINY_NERN, reference=TINY_ORIGINAL, predictor_fractions=[0.0],
                         original_fractions=[0.2], top_filters=9, activation_images=8, save=False)
+
+
+@pytest.mark.parametrize("name", [n for n in NERN_EXPERIMENTS if n != "nern.appendix"])
+def test_full_recipes_are_the_papers_and_run_four_seeds(name):
+    """Section 4: every experiment runs 4 seeds; eq. 1 on the integer indices, b = 0.76, N = 40 (240 features);
+    Ranger 5e-3 with cosine decay; 4,096 kernels per step with p_uni = 0.8 on CIFAR."""
+    full, quick = experiments.config(name, "full"), experiments.config(name, "quick") \
+        if "quick" in experiments.profiles(name) else None
+    assert full["seeds"] == 4 and (quick is None or quick["seeds"] == 3)
+    recipes = [full["nern"]] if "hidden" in full["nern"] else list(full["nern"].values())
+    for r in recipes:
+        cfg = NeRNConfig(**r)
+        assert (cfg.indices, cfg.base, cfg.frequencies, cfg.lr, cfg.min_lr, cfg.p_uniform) == \
+            ("integer", 0.76, 40, 5e-3, 1e-6, 0.8)
+        assert (cfg.kd_eps, cfg.fmd_maps, cfg.selection, cfg.sampling) == (0.0, "paper", "final", "weighted")
+        assert cfg.kernel_batch == (2**16 if name == "nern.imagenet" else 4096)

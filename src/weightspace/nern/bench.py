@@ -1,94 +1,136 @@
-"""NeRN benchmarks (see :mod:`weightspace.bench`): the greedy permutation orders of Section 3.3.
+"""NeRN benchmarks (``python -m weightspace bench nern``): see :mod:`weightspace.bench`.
 
-The baseline is the walk this package used before: a torch argmin per step over
-a dense distance matrix (``torch.cdist``, up to 2^26 entries) or, for larger
-layers, over distances recomputed to every kernel each step. Both give the same
-orders (the unit tests check ours against a brute-force loop). The
-ResNet18 case times only its largest 3x3 conv: the walk costs one pass over the
-unvisited kernels per step, so a layer of ``n`` kernels costs ``n^2 / 2``
-kernel scores, and the 512x512 layers hold :data:`RESNET18_LARGEST_SHARE` of
-those of all sixteen 3x3 convs; its target is that share of 3 minutes.
+The orderings of Section 3.3 are timed in :mod:`weightspace.nern.bench_orders`.
+``nern.training_iteration_resnet20``: one training iteration at the paper's CIFAR
+setting (ResNet20, h = 160, a batch of 256 images, 4,096 sampled kernels, KD + FMD)
+against :func:`authors_step`, an in-project step that does what the authors' step
+does: every kernel predicted without gradients and the sampled ones again with
+them, the predictions copied into the module's conv weights, the distillation
+through forward hooks on the module (each BN its own pass, each feature map
+normalised and subtracted), back-propagated to those weights and from them, in a
+second backward, into the predictor, and a one-tensor-at-a-time Ranger.
 """
 
 from __future__ import annotations
 
-import math
+import copy
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 from weightspace.bench import Case
-from weightspace.nern import permutation
-from weightspace.nern.models import build, conv_names
-from weightspace.nern.train import conv_weights
+from weightspace.nern import losses
+from weightspace.nern.models import build, conv_names, feature_modules
+from weightspace.nern.optim import Lookahead, ranger
+from weightspace.nern.predictor import KernelLayout, NeRN
+from weightspace.nern.bench_orders import CASES as ORDER_CASES
+from weightspace.nern.train import Distiller, NeRNConfig, conv_weights, sample_kernels
 
 
-def _kernels_3x3(arch: str) -> list[int]:
-    net = build(arch)
-    return [w.shape[0] * w.shape[1] for w in conv_weights(net, conv_names(net, (3,))).values()]
+@dataclass
+class Iteration:
+    """The inputs of one NeRN iteration: the original, its targets, a NeRN, an optimiser and a batch."""
+
+    cfg: NeRNConfig
+    original: torch.nn.Module
+    nern: NeRN
+    target: torch.Tensor
+    mask: torch.Tensor
+    norms: torch.Tensor
+    x: torch.Tensor
+    generator: torch.Generator
+    optimizer: Lookahead
+    step: Callable[[], None] | None = None  # ours, built on first use
+    student: torch.nn.Module | None = None  # the baseline's module copy that receives the predictions
 
 
-RESNET18_KERNELS = _kernels_3x3("resnet18")
-RESNET18_LARGEST_SHARE = max(RESNET18_KERNELS) ** 2 / sum(n * n for n in RESNET18_KERNELS)
-RESNET18_ALL_3X3_SECONDS = 180.0
+def iteration(foreach: bool, arch: str = "resnet20", hidden: int = 160, batch: int = 256) -> Iteration:
+    """A NeRN of width ``hidden`` on an untrained (He-initialised) ``arch`` and a batch of ``batch`` images.
 
-
-def _previous_walk(points: torch.Tensor, dense_limit: int = 2**26) -> torch.Tensor:
-    """The previous implementation's greedy path from 0 through ``points`` (B, n, d) (float32 Euclidean)."""
-    b, n, _ = points.shape
-    rows = torch.arange(b)
-    path = torch.zeros(b, n, dtype=torch.long)
-    current = path[:, 0]
-    exact = "donot_use_mm_for_euclid_dist"
-    if b * n * n <= dense_limit:
-        dist = torch.cdist(points, points, compute_mode=exact)
-        visited = torch.zeros(b, n, dtype=points.dtype)
-        visited[:, 0] = math.inf
-        for step in range(1, n):
-            current = (dist[rows, current] + visited).argmin(1)
-            path[:, step] = current
-            visited[rows, current] = math.inf
-        return path
-    seen = torch.zeros(b, n, dtype=torch.bool)
-    seen[:, 0] = True
-    for step in range(1, n):
-        dist = torch.cdist(points[rows, current].unsqueeze(1), points, compute_mode=exact).squeeze(1)
-        current = dist.masked_fill(seen, math.inf).argmin(1)
-        path[:, step] = current
-        seen[rows, current] = True
-    return path
-
-
-def _previous_cross_orders(weights: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Cross-filter orders the previous way: one walk per layer, normalised kernels (1x1: raw values)."""
-    out = []
-    for w in weights:
-        flat = w.detach().reshape(1, w.shape[0] * w.shape[1], -1)
-        out.append(_previous_walk(flat if flat.shape[-1] == 1 else torch.nn.functional.normalize(flat, dim=-1))[0])
-    return out
-
-
-def _resnet56() -> list[torch.Tensor]:
+    The predictor's last layer is scaled down 100 times: the near-constant kernels of a freshly
+    initialised predictor make the untrained, un-normalised reconstructed network overflow.
+    """
     torch.manual_seed(0)
-    net = build("resnet56")
-    return list(conv_weights(net, conv_names(net)).values())
+    net = build(arch).eval().requires_grad_(False)
+    weights = conv_weights(net, conv_names(net))
+    layout = KernelLayout.of(weights, "none")
+    cfg = NeRNConfig(hidden=hidden, batch_size=batch)
+    nern = NeRN(layout, hidden, cfg.base, cfg.frequencies, cfg.indices)
+    with torch.no_grad():
+        for p in nern.predictor.net[-1].parameters():
+            p.mul_(0.01)
+    target, mask = layout.targets(weights)
+    return Iteration(cfg, net, nern, target, mask, target.flatten(1).norm(dim=1), torch.randn(batch, 3, 32, 32),
+                     torch.Generator().manual_seed(0), ranger(nern.parameters(), cfg.lr, foreach=foreach))
 
 
-def _resnet18_largest() -> list[torch.Tensor]:
-    torch.manual_seed(0)
-    return [torch.nn.init.kaiming_normal_(torch.empty(512, 512, 3, 3))]
+def ours(it: Iteration) -> None:
+    """One iteration of :func:`weightspace.nern.train.train_nern`."""
+    if it.step is None:
+        distil = Distiller(it.original, it.cfg.fmd_maps, it.cfg.kd_eps)
+
+        def step() -> None:
+            pred = it.nern.sampled(sample_kernels(it.cfg, it.nern, it.norms, it.generator))
+            kd, fmd = distil(it.nern.layout.weights(pred), it.x)
+            loss = losses.reconstruction(pred, it.target, it.mask) + it.cfg.alpha * kd + it.cfg.beta * fmd
+            it.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            it.optimizer.step()
+        it.step = step
+    it.step()
+
+
+def _normalised_fmd(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
+    total = student[0].new_zeros(())
+    for s, t in zip(student, teacher):
+        total = total + (F.normalize(s.flatten(1), dim=1) - F.normalize(t.flatten(1), dim=1)).pow(2).sum()
+    return total / student[0].shape[0]
+
+
+def authors_step(it: Iteration) -> None:
+    """One iteration as the authors' step computes it (see the module docstring)."""
+    net, nern = it.original, it.nern
+    if it.student is None:
+        it.student = copy.deepcopy(net).requires_grad_(False)
+    maps = feature_modules(net)
+    params = dict(it.student.named_parameters())
+    index = sample_kernels(it.cfg, nern, it.norms, it.generator)
+    with torch.no_grad():
+        full = nern()
+    pred = full.index_put((index,), nern(index))
+    predicted = nern.layout.weights(pred)
+    leaves = {}
+    for name, w in predicted.items():
+        params[name].data = w.detach().clone()
+        leaves[name] = params[name].requires_grad_()
+    with losses.capture(net, maps) as teacher_maps, torch.no_grad():
+        teacher = net(it.x)
+    with losses.capture(it.student, maps) as student_maps:
+        student = it.student(it.x)
+    kd = losses.knowledge_distillation(student, teacher)
+    distil = it.cfg.alpha * kd + it.cfg.beta * _normalised_fmd(student_maps, teacher_maps)
+    distil.backward()
+    it.optimizer.zero_grad(set_to_none=True)
+    rec = losses.reconstruction(pred, it.target, it.mask)
+    torch.autograd.backward([rec] + list(predicted.values()), [None] + [leaves[n].grad for n in predicted])
+    for leaf in leaves.values():
+        leaf.grad = None
+    it.optimizer.step()
+
+
+class _Pair:
+    """Ours and the baseline on separate, identically built inputs (each keeps its own optimiser)."""
+
+    def __init__(self) -> None:
+        self.ours, self.baseline = iteration(foreach=True), iteration(foreach=False)
 
 
 CASES = [
-    Case(name="nern.cross_filter_order_resnet56",
-         what="cross-filter orders of all 57 convs of ResNet56 (96,816 kernels), one call",
-         setup=_resnet56, ours=lambda ws: permutation.orders(ws, "cross"),
-         baseline=_previous_cross_orders, baseline_name="previous torch walk", max_seconds=0.7,
-         items=96816, unit="kernels/s"),
-    Case(name="nern.cross_filter_order_resnet18_512x512",
-         what=f"cross-filter order of one 512x512x3x3 conv of ResNet18 (262,144 kernels); it is "
-              f"{100 * RESNET18_LARGEST_SHARE:.1f}% of the n^2 cost of all 16 3x3 convs, so its target is "
-              f"that share of {RESNET18_ALL_3X3_SECONDS:g} s for all of them",
-         setup=_resnet18_largest, ours=lambda ws: permutation.orders(ws, "cross"),
-         max_seconds=RESNET18_LARGEST_SHARE * RESNET18_ALL_3X3_SECONDS, items=262144, unit="kernels/s",
-         repeats=1),
+    *ORDER_CASES,
+    Case(name="nern.training_iteration_resnet20",
+         what="one NeRN iteration: ResNet20, h = 160, batch 256, 4,096 sampled kernels, KD + FMD",
+         setup=_Pair, ours=lambda p: ours(p.ours), baseline=lambda p: authors_step(p.baseline),
+         baseline_name="authors' step", max_ratio=0.5, repeats=5),
 ]

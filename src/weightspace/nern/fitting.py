@@ -27,20 +27,23 @@ INPUTS = ("data", "noise")
 
 RECIPES: dict[str, dict[str, Any]] = {
     # The paper's CIFAR-10 ResNet20 recipe (68,600 iterations, batch 256, 2^12 kernels, magnitude-oriented
-    # sampling, Ranger 5e-3 with cosine decay, alpha = beta = 1e-4, b = 0.76).
-    "resnet20": NeRNConfig().to_dict(),
+    # sampling, Ranger 5e-3 with cosine decay, alpha = beta = 1e-4, b = 0.76 on the integer indices), evaluated
+    # once an epoch (196 iterations of 256 of the 50,000 training images) as the authors' code does.
+    "resnet20": {**NeRNConfig().to_dict(), "eval_every": 196},
     # The authors' ResNet56 setting: alpha = beta = 1e-5 after a 10,000-iteration reconstruction-only warm-up.
-    "resnet56": {**NeRNConfig().to_dict(), "alpha": 1e-5, "beta": 1e-5, "warmup": 10_000},
+    "resnet56": {**NeRNConfig().to_dict(), "alpha": 1e-5, "beta": 1e-5, "warmup": 10_000, "eval_every": 196},
     # The authors' ImageNet ResNet18 setting: 160,000 iterations of 32 images, 2^16 kernels per step,
     # alpha = beta = 1e-6 after a 20,000-iteration reconstruction-only warm-up.
     "resnet18": {**NeRNConfig().to_dict(), "steps": 160_000, "batch_size": 32, "kernel_batch": 2**16,
                  "alpha": 1e-6, "beta": 1e-6, "warmup": 20_000, "eval_every": 20_000},
     # A brief recipe for the small MNIST originals: 850 iterations, the first 700 reconstruction-only, then
     # distillation on batches of 16 images at the ResNet20 weights alpha = beta = 1e-4; 256 kernels per step,
-    # learning rate 1e-2, base b = 1.25 (with b = 0.76 every frequency is at most pi and a predictor fits almost
-    # nothing in a few hundred iterations: measured) and h = 48.
+    # learning rate 1e-2 and h = 48. The embedding is eq. 1 on the per-layer normalised indices with b = 1.25:
+    # the paper's (integer indices, b = 0.76) fits far less in 850 iterations (measured on the quick Table 1
+    # original, seed 0, h = 32: RMSE 0.10-0.11 and 20-28% accuracy by mode, against 0.07-0.09 and 62-70%).
     "brief": {**NeRNConfig().to_dict(), "hidden": 48, "steps": 850, "batch_size": 16, "kernel_batch": 256,
-              "alpha": 1e-4, "beta": 1e-4, "warmup": 700, "lr": 1e-2, "base": 1.25, "eval_every": 425},
+              "alpha": 1e-4, "beta": 1e-4, "warmup": 700, "lr": 1e-2, "indices": "normalised", "base": 1.25,
+              "eval_every": 425},
 }
 
 
@@ -96,7 +99,7 @@ def fit(original: nn.Module, data: ImageData, mode: str, settings: dict[str, Any
     cfg = NeRNConfig(**settings)
     ordered = (layout or layouts(original))(mode)
     seed_everything(seed)
-    nern = NeRN(ordered, cfg.hidden, cfg.base, cfg.frequencies).to(device)
+    nern = NeRN(ordered, cfg.hidden, cfg.base, cfg.frequencies, cfg.indices).to(device)
     if inputs == "noise":
         draw = noise_batches(tuple(data.train.x.shape[1:]), cfg.batch_size, seed, device)
     else:

@@ -1,13 +1,19 @@
 """Coordinates, positional embeddings (eq. 1), the NeRN predictor and network reconstruction.
 
 Every reconstructed kernel has a coordinate ``(l, f, c)``: layer, filter and
-channel, each normalised by its count within the layer (``l / L``, ``f / F_l``,
-``c / C_l``). Eq. 1 maps it to
+channel. The paper embeds these integer indices (Section 3.1 maps "a 3-tuple
+(l, f, c)" to its kernel; Fig. 8 embeds ``(0, 0, c)`` for ``c`` in 0..63), and so
+does the authors' code: it also computes per-layer normalised indices
+(``l / L``, ``f / F_l``, ``c / C_l``) but embeds the integer ones. ``indices``
+chooses: ``"integer"`` (the paper's and the code's, the default) or
+``"normalised"``. Eq. 1 maps a coordinate to
 
     PE(l, f, c) = [γ(l), γ(f), γ(c)],
     γ(v) = [sin(b^0 π v), cos(b^0 π v), ..., sin(b^{N-1} π v), cos(b^{N-1} π v)],
 
-``3 * 2 * N`` features (240 for the paper's N = 40, b = 0.76). The predictor,
+``3 * 2 * N`` features (240 for the paper's N = 40, b = 0.76: on integer indices
+the frequencies fall from π, the highest an integer grid resolves, to
+π b^{N-1}, about 7e-5). The predictor,
 a 5-layer MLP of width ``h`` (Section 3.1), maps an embedding to a 3x3 kernel;
 a 1x1 kernel is its centre element.
 """
@@ -23,10 +29,11 @@ from weightspace.nern import permutation
 
 DEFAULT_BASE = 0.76
 DEFAULT_FREQUENCIES = 40
+INDICES = ("integer", "normalised")
 
 
 def gamma(v: torch.Tensor, base: float = DEFAULT_BASE, frequencies: int = DEFAULT_FREQUENCIES) -> torch.Tensor:
-    """Eq. 1's γ(v) for normalised coordinates ``v`` (...,): (..., 2N), sin and cos interleaved."""
+    """Eq. 1's γ(v) for coordinates ``v`` (...,): (..., 2N), sin and cos interleaved (computed in float64)."""
     scales = torch.pi * base ** torch.arange(frequencies, dtype=torch.float64)
     angles = v.to(torch.float64).unsqueeze(-1) * scales
     return torch.stack((angles.sin(), angles.cos()), -1).flatten(-2).float()
@@ -34,7 +41,7 @@ def gamma(v: torch.Tensor, base: float = DEFAULT_BASE, frequencies: int = DEFAUL
 
 def positional_embedding(coords: torch.Tensor, base: float = DEFAULT_BASE,
                          frequencies: int = DEFAULT_FREQUENCIES) -> torch.Tensor:
-    """Eq. 1: PE of normalised coordinates (..., 3) = concat(γ(l), γ(f), γ(c)): (..., 6N)."""
+    """Eq. 1: PE of coordinates (..., 3) = concat(γ(l), γ(f), γ(c)): (..., 6N)."""
     return torch.cat([gamma(coords[..., i], base, frequencies) for i in range(3)], -1)
 
 
@@ -85,13 +92,22 @@ class KernelLayout:
     def num_kernels(self) -> int:
         return self.offsets[-1]
 
-    def coordinates(self) -> torch.Tensor:
-        """Normalised (l / L, f / F_l, c / C_l) of every coordinate, layer by layer: (num_kernels, 3)."""
+    def coordinates(self, indices: str = "integer") -> torch.Tensor:
+        """(l, f, c) of every coordinate, layer by layer: (num_kernels, 3), float64.
+
+        ``indices="integer"``: the indices themselves (the paper's); ``"normalised"``:
+        ``(l / L, f / F_l, c / C_l)``.
+        """
+        if indices not in INDICES:
+            raise ValueError(f"unknown indices {indices!r}: choose one of {', '.join(INDICES)}")
         parts = []
         for l, s in enumerate(self.specs):
-            f, c = torch.meshgrid(torch.arange(s.shape[0]), torch.arange(s.shape[1]), indexing="ij")
-            layer = torch.full((s.kernels,), l / len(self.specs))
-            parts.append(torch.stack((layer, f.reshape(-1) / s.shape[0], c.reshape(-1) / s.shape[1]), 1))
+            f, c = torch.meshgrid(torch.arange(s.shape[0], dtype=torch.float64),
+                                  torch.arange(s.shape[1], dtype=torch.float64), indexing="ij")
+            coords = torch.stack((torch.full((s.kernels,), float(l), dtype=torch.float64), f.reshape(-1), c.reshape(-1)), 1)
+            if indices == "normalised":
+                coords = coords / torch.tensor([len(self.specs), s.shape[0], s.shape[1]], dtype=torch.float64)
+            parts.append(coords)
         return torch.cat(parts)
 
     def targets(self, weights: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,19 +164,48 @@ def predictor_size_mb(hidden: int, in_features: int = 6 * DEFAULT_FREQUENCIES, s
 
 
 class NeRN(nn.Module):
-    """A predictor with the embeddings of every coordinate of a layout: ``forward()`` predicts all kernels."""
+    """A predictor with the embeddings of every coordinate of a layout: ``forward()`` predicts all kernels.
+
+    ``indices``: whether the integer or the per-layer normalised (l, f, c) reach eq. 1
+    (see the module docstring).
+
+    Shape:
+        ``forward(index)``: ``index`` (k,) -> (k, size, size); ``forward()`` -> (num_kernels, size, size).
+
+    Example::
+
+        >>> layout = KernelLayout([LayerSpec("conv.weight", (4, 2, 3, 3))])
+        >>> NeRN(layout, hidden=8)().shape
+        torch.Size([8, 3, 3])
+    """
 
     def __init__(self, layout: KernelLayout, hidden: int, base: float = DEFAULT_BASE,
-                 frequencies: int = DEFAULT_FREQUENCIES) -> None:
+                 frequencies: int = DEFAULT_FREQUENCIES, indices: str = "integer") -> None:
         super().__init__()
         self.layout = layout
         self.predictor = Predictor(hidden, 6 * frequencies, layout.size)
-        self.register_buffer("embedding", positional_embedding(layout.coordinates(), base, frequencies),
+        self.register_buffer("embedding", positional_embedding(layout.coordinates(indices), base, frequencies),
                              persistent=False)
 
     def forward(self, index: torch.Tensor | None = None) -> torch.Tensor:
         """Predicted kernels of all coordinates (or of ``index``): (n, size, size)."""
         return self.predictor(self.embedding if index is None else self.embedding[index])
+
+    def sampled(self, index: torch.Tensor | None) -> torch.Tensor:
+        """All kernels, gradients flowing only through those at ``index`` (through all when ``index`` is None).
+
+        Each kernel is predicted once: ``index`` with autograd, the others without.
+        ``index`` must hold distinct coordinates.
+        """
+        if index is None:
+            return self()
+        rest = torch.ones(self.layout.num_kernels, dtype=torch.bool, device=self.embedding.device)
+        rest[index] = False
+        with torch.no_grad():
+            out = torch.empty(self.layout.num_kernels, self.layout.size, self.layout.size,
+                              device=self.embedding.device)
+            out[rest] = self.predictor(self.embedding[rest])
+        return out.index_put((index,), self(index))
 
     def weights(self) -> dict[str, torch.Tensor]:
         """Every reconstructed conv weight, name -> tensor."""

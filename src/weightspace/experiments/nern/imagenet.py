@@ -44,6 +44,7 @@ class ImageNetRow(Row):
     predictor_mb: float | None = None
     top1: float | None = None
     top5: float | None = None
+    best_top1: float | None = None
     recon: float | None = None
     iterations_per_second: float | None = None
 
@@ -59,7 +60,7 @@ def config(profile: str) -> dict[str, Any]:
     reference = {"steps": 450_450, "batch_size": 256, "lr": 0.1, "optimizer": "sgd", "schedule": "step",
                  "milestones": [150_150, 300_300], "weight_decay": 1e-4, "nesterov": False}
     return {"sizes": SIZES, "modes": ["in", "cross"], "nern": recipe, "reference": reference, "eval_images": None,
-            "workers": 8}
+            "workers": 8, "seeds": 4}
 
 
 def loaders(cfg: dict[str, Any], device: torch.device) -> tuple[Callable[[int], torch.Tensor],
@@ -119,12 +120,13 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         layout = KernelLayout.of(conv_weights(original, names), mode)
         for h in cfg["sizes"]:
             rcfg = NeRNConfig(**{**cfg["nern"], "hidden": h})
-            nern = NeRN(layout, h, rcfg.base, rcfg.frequencies).to(ctx.device)
+            nern = NeRN(layout, h, rcfg.base, rcfg.frequencies, rcfg.indices).to(ctx.device)
             tag = f"{mode}-{h}"
             out = train_nern(original, nern, rcfg, batches, score, seed=ctx.seed, checkpoint=ctx.checkpoint(tag),
                              desc=tag)
             table.append(ImageNetRow(row=tag, mode=mode, hidden=h, predictor_mb=predictor_size_mb(h, 6 * rcfg.frequencies),
-                                     top1=last["top1"], top5=last["top5"], recon=out.curve[-1]["recon"],
+                                     top1=last["top1"], top5=last["top5"], best_top1=out.best_accuracy,
+                                     recon=out.curve[-1]["recon"],
                                      iterations_per_second=out.iterations_per_second))
             curves[tag] = evaluated(out.curve)
     return Outputs(metrics={r.row: r.top1 for r in table}, tables={"table12": table}, curves=curves,

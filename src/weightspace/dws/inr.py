@@ -13,7 +13,7 @@ tensor, the forward pass is batched matrix products, and Adam is written out
 elementwise with a per-INR "still fitting" mask, so INR ``k`` follows exactly the
 trajectory it would follow alone (its initialisation comes from its own seed). On
 a product grid (images) the first layer's trigonometry is computed per row and per
-column and combined by the angle-addition formulas (:func:`_first_layer_on_grid`).
+column and combined by the angle-addition formulas (:class:`Backprop`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each INR fits ``sin(a x)`` on ``[-pi, pi]`` with ``a ~ U(0.5, 10)``; every method
 regresses ``a`` from the INR weights alone, trained on 50 to 800 INRs with the
 same recipe, and is scored by test MSE (the paper's figure). ``quick`` fits fewer,
-narrower INRs (stated on the page) and trains for fewer steps.
+narrower INRs with SIREN's init in every layer (stated on the page) and trains for fewer steps.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def config(profile: str) -> dict[str, Any]:
     }
     if profile == "full":
         return full
-    return {**full, "inr": {**full["inr"], "widths": [1, 16, 16, 1], "steps": 150, "lr": 3e-3},
+    # SIREN's init everywhere: with the authors' last layer these narrow INRs fit to about 20 dB in 150 steps, not 33
+    return {**full, "inr": {**full["inr"], "widths": [1, 16, 16, 1], "steps": 150, "lr": 3e-3, "init": "siren"},
             "points": 128, "train_sizes": [50, 200, 800], "val": 100, "test": 200,
             "recipes": {m: adamw(120, 32, 3e-3, 40, "one_cycle") for m in METHODS}}
 

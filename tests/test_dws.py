@@ -8,7 +8,8 @@ import torch
 
 from weightspace.dws.align import align_to, weight_matching
 from weightspace.dws.augment import Augmentation, Normalized, orbit_statistics
-from weightspace.dws.inr import INRRecipe, fit_inrs, grid, init_inrs, inr_forward, loss_and_grad
+from weightspace.dws.contrastive import TwoViews
+from weightspace.dws.inr import INRRecipe, fit_inrs, grid, init_inrs, inr_forward, loss_and_grad, product_axes
 from weightspace.dws.layers import BLOCKS, character_dimension, DWSLayer, InvariantLayer, invariant_features, parameters_per_channel_pair
 from weightspace.dws.models import METHODS, DWSEquivariant, DWSNet, build
 from weightspace.dws.space import WeightSpace, Zoo, make_mlp, mlp_forward, num_parameters
@@ -162,8 +163,9 @@ def test_weight_spaces_build_from_tensors_concatenate_and_draw_at_random():
         Zoo.from_space(a, torch.arange(2))
 
 
-def test_batched_inr_fitting_equals_one_at_a_time():
-    recipe = INRRecipe(widths=(2, 8, 8, 1), steps=30, lr=1e-3, chunk=6)
+@pytest.mark.parametrize("init", ["authors", "siren"])
+def test_batched_inr_fitting_equals_one_at_a_time(init):
+    recipe = INRRecipe(widths=(2, 8, 8, 1), steps=30, lr=1e-3, init=init, chunk=6)
     g = torch.Generator().manual_seed(0)
     targets = torch.rand(6, 49, 1, generator=g)
     coords = grid(7)
@@ -172,23 +174,103 @@ def test_batched_inr_fitting_equals_one_at_a_time():
               for i in range(6)]
     assert (batched.zoo.params - torch.cat([s.zoo.params for s in single])).abs().max() < 1e-5
     assert torch.equal(batched.zoo.params[2], fit_inrs(targets[2:3], coords, [102], recipe).zoo.params[0])
+    auto = fit_inrs(targets, coords, range(100, 106), INRRecipe(**{**recipe.__dict__, "chunk": "auto"}))
+    assert (auto.zoo.params - batched.zoo.params).abs().max() < 1e-5  # the automatic chunk changes nothing
     assert batched.zoo.widths == (2, 8, 8, 1) and batched.zoo.space.widths == (2, 8, 8, 1)
     assert (batched.mse < ((targets - 0.5) ** 2).mean(dim=(1, 2))).all()  # fitting reduced the error
 
 
-def test_inr_gradient_equals_autograd_and_early_stop_freezes():
+@pytest.mark.parametrize("coords", ["grid", "scattered", "per_inr"])
+def test_inr_gradient_equals_autograd_and_early_stop_freezes(coords):
     recipe = INRRecipe(widths=(2, 8, 8, 1), steps=5)
     params = init_inrs(range(3), recipe.widths).double() + 0.05 * torch.randn(3, num_parameters((2, 8, 8, 1)),
                                                                                dtype=torch.float64)
-    coords, targets = grid(5).double(), torch.rand(3, 25, 1, dtype=torch.float64)
+    g = torch.Generator().manual_seed(3)
+    x = {"grid": grid(5).double(), "scattered": torch.rand(25, 2, generator=g, dtype=torch.float64) * 2 - 1,
+         "per_inr": torch.rand(3, 25, 2, generator=g, dtype=torch.float64) * 2 - 1}[coords]
+    assert (product_axes(x) is not None) == (coords == "grid")  # the grid takes the angle-addition path
+    targets = torch.rand(3, 25, 1, dtype=torch.float64)
     p = params.clone().requires_grad_(True)
-    mse = (inr_forward(p, coords, recipe) - targets).pow(2).mean(dim=(1, 2))
+    mse = (inr_forward(p, x, recipe) - targets).pow(2).mean(dim=(1, 2))
     (grad,) = torch.autograd.grad(mse.sum(), p)
-    mse2, grad2 = loss_and_grad(params, coords, targets, recipe)
-    assert torch.allclose(mse, mse2) and torch.allclose(grad, grad2)
-    stopped = fit_inrs(targets.float(), coords.float(), range(3), INRRecipe(widths=(2, 8, 8, 1), steps=5,
-                                                                            stop_psnr=-100.0))
+    mse2, grad2 = loss_and_grad(params, x, targets, recipe)
+    assert (mse - mse2).abs().max() < 1e-12 and (grad - grad2).abs().max() < 1e-10
+    f32 = loss_and_grad(params.float(), x.float(), targets.float(), recipe)  # float32 to float tolerance
+    assert (f32[1].double() - grad).abs().max() < 1e-4 * grad.abs().max()
+    stopped = fit_inrs(targets.float(), grid(5), range(3), INRRecipe(widths=(2, 8, 8, 1), steps=5, stop_psnr=-100.0))
     assert (stopped.steps == 0).all() and torch.equal(stopped.zoo.params, init_inrs(range(3), (2, 8, 8, 1)))
+
+
+def test_product_axes_finds_only_row_major_grids():
+    u, v = product_axes(grid(28))
+    assert torch.equal(u, torch.linspace(-1, 1, 28)) and torch.equal(v, u)
+    rect = torch.cartesian_prod(torch.linspace(0, 1, 3), torch.linspace(-1, 1, 5))
+    assert [len(a) for a in product_axes(rect)] == [3, 5]
+    assert product_axes(grid(5)[torch.randperm(25, generator=torch.Generator().manual_seed(0))]) is None
+    assert product_axes(torch.rand(25, 2)) is None and product_axes(torch.rand(25, 1)) is None
+
+
+def test_inr_init_follows_the_authors_code_or_siren():
+    """Authors: sine layers U(+-sqrt(6/n_in)/omega), zero bias; the last nn.Linear U(+-1/sqrt(n_in)), bias too."""
+    widths = (2, 32, 32, 1)
+    authors = WeightSpace.from_flat(init_inrs(range(50), widths), widths)
+    siren = WeightSpace.from_flat(init_inrs(range(50), widths, init="siren"), widths)
+    for space in (authors, siren):
+        for m in (0, 1):
+            bound = math.sqrt(6 / widths[m]) / 30
+            assert space.weights[m].abs().max() <= bound and space.weights[m].abs().max() > 0.9 * bound
+            assert torch.equal(space.biases[m], torch.zeros_like(space.biases[m]))
+    bound = 1 / math.sqrt(32)
+    assert 0.9 * bound < authors.weights[2].abs().max() <= bound
+    assert 0.5 * bound < authors.biases[2].abs().max() <= bound
+    assert torch.equal(siren.biases[2], torch.zeros_like(siren.biases[2]))
+    assert siren.weights[2].abs().max() <= math.sqrt(6 / 32) / 30
+    assert torch.equal(authors.weights[0], siren.weights[0])  # the sine layers draw the same numbers
+
+
+def test_inr_recipe_settings_fail_clearly():
+    with pytest.raises(ValueError, match="unknown init 'xavier'"):
+        INRRecipe(init="xavier")
+    with pytest.raises(ValueError, match="chunk must be a positive number of INRs or 'auto'"):
+        INRRecipe(chunk=0)
+    with pytest.raises(ValueError, match="chunk must be"):
+        INRRecipe(chunk="big")
+    with pytest.raises(ValueError, match=r"steps \(0\) must be >= 1"):
+        INRRecipe(steps=0)
+    assert INRRecipe().chunk_for(torch.device("cpu"), 784) == 2**20 // (784 * 32)
+    assert INRRecipe(chunk=7).chunk_for(torch.device("cuda"), 784) == 7
+
+
+def test_dwsnet_head_is_the_authors_or_an_mlp():
+    """Default (authors' code): no BatchNorm after the last DWS layer, the invariant layer maps to the outputs."""
+    from weightspace.dws.layers import WSBatchNorm
+
+    widths = (2, 3, 4, 1)
+    net = DWSNet(widths, 10, hidden=4, layers=3)
+    assert sum(isinstance(m, WSBatchNorm) for m in net.body) == 2 and not isinstance(net.body[-2], WSBatchNorm)
+    assert net.invariant.linear.out_features == 10 and isinstance(net.head, torch.nn.Identity)
+    mlp = DWSNet(widths, 10, hidden=4, layers=3, head_hidden=8, last_batch_norm=True)
+    assert sum(isinstance(m, WSBatchNorm) for m in mlp.body) == 3 and mlp.invariant.linear.out_features == 8
+    x = random_space(widths, batch=4).map(lambda t: t.float())
+    assert net(x).shape == mlp(x).shape == (4, 10)
+    with pytest.raises(ValueError, match="head_hidden must be a positive width or None"):
+        DWSNet(widths, 10, head_hidden=0)
+
+
+def test_two_views_pair_the_clean_mlp_with_an_augmented_one():
+    widths = (1, 4, 4, 1)
+    flat = random_space(widths, batch=5).flatten().float()
+    augment = Augmentation(widths, noise=0.2, noise_kind="authors_shift", dropout=0.5)
+    clean = TwoViews(torch.nn.Identity(), augment)(flat)
+    assert torch.equal(clean[:5], flat) and not torch.equal(clean[5:], flat)
+    both = TwoViews(torch.nn.Identity(), augment, "both_augmented")(flat)
+    assert not torch.equal(both[:5], flat)
+    with pytest.raises(ValueError, match="unknown view pair 'clean'"):
+        TwoViews(torch.nn.Identity(), augment, "clean")
+    with pytest.raises(ValueError, match=r"dropout \(1.0\) in \[0, 1\)"):
+        Augmentation(widths, dropout=1.0)
+    with pytest.raises(ValueError, match="scale must be a range"):
+        Augmentation(widths, scale=(1.2, 0.8))
 
 
 @pytest.mark.parametrize("widths", [(2, 6, 1), (3, 7, 5, 2), (2, 8, 8, 8, 1)])

@@ -30,7 +30,7 @@ def _fake_images(name, split, n=40):
 def test_full_inr_classification_path_runs_every_method(isolated, monkeypatch, name):
     monkeypatch.setattr("weightspace.data.load", _fake_images)
     result = experiments.run(name, "full", inrs=36, splits=[20, 8, 8],
-                             inr={"steps": 2, "lr": 5e-4, "stop_psnr": 40.0, "chunk": 12},
+                             inr={"steps": 2, "lr": 5e-4, "stop_psnr": 40.0},
                              models=SMALL_MODELS, recipes={m: TINY for m in METHODS},
                              augment={"translation": 0.1, "rotation_deg": 45.0, "scale": [0.8, 1.2],
                                       "dropout": 0.01}, speed_sample=2)
@@ -50,7 +50,7 @@ def test_fashion_mnist_offline_fails_early_and_clearly(isolated, monkeypatch, tm
 def test_sine_regression_and_ablation_run_small(isolated, monkeypatch):
     result = experiments.run("dws.sine_regression", "full", points=16, train_sizes=[8, 16], val=8, test=8,
                              inr={"widths": [1, 8, 8, 1], "steps": 3, "lr": 1e-3, "stop_psnr": 40.0, "offset": 0.0,
-                                  "chunk": 16},
+                                  "init": "authors"},
                              models={**SMALL_MODELS, "dwsnet": {"hidden": 4, "layers": 2, "head_hidden": 8}},
                              recipes={m: TINY for m in METHODS})
     rows = {r["row"]: r for r in result.tables["sine"]}
@@ -58,7 +58,7 @@ def test_sine_regression_and_ablation_run_small(isolated, monkeypatch):
     assert all(r["mse"] > 0 and r["train_size"] == int(r["row"].split("/")[1]) for r in rows.values())
     monkeypatch.setattr("weightspace.data.load", _fake_images)
     ablation = experiments.run("dws.block_ablation", "full", inrs=36, splits=[20, 8, 8],
-                               inr={"steps": 2, "lr": 5e-4, "stop_psnr": 40.0, "chunk": 36},
+                               inr={"steps": 2, "lr": 5e-4, "stop_psnr": 40.0},
                                model={"hidden": 4, "layers": 1, "head_hidden": 8}, recipes={"dwsnet": TINY})
     table = {r["row"]: r for r in ablation.tables["ablation"]}
     assert table["WW"]["parameters"] < table["all"]["parameters"]
@@ -139,7 +139,7 @@ def test_generalization_path_runs_and_scores_kendall_tau(isolated, monkeypatch):
 def test_dense_representation_path_runs(isolated):
     cfg = experiments.config("dws.dense_representation", "full")
     result = experiments.run("dws.dense_representation", "full", points=16, splits=[24, 8, 16],
-                             inr={**cfg["inr"], "widths": [1, 6, 6, 1], "steps": 3, "chunk": 48},
+                             inr={**cfg["inr"], "widths": [1, 6, 6, 1], "steps": 3},
                              models={m: SMALL_MODELS[m] for m in cfg["methods"]},
                              recipes={m: {**TINY, "batch_size": 8} for m in cfg["methods"]}, tsne_points=12)
     assert {r["row"] for r in result.tables["dense"]} == set(cfg["methods"])
@@ -178,7 +178,7 @@ def test_model_presets_are_shared_values_not_copies():
     gen = experiments.config("dws.generalization", "full")["models"]
     assert {m: v for m, v in sine.items() if m != "dwsnet"} == {m: v for m, v in gen.items() if m != "dwsnet"}
     assert experiments.config("dws.inr_classification", "full")["models"]["dwsnet"] == {
-        "hidden": 32, "layers": 5, "head_hidden": 128, "batch_norm": True}
+        "hidden": 32, "layers": 5, "head_hidden": None, "batch_norm": True, "last_batch_norm": False}
     sine["mlp"]["hidden"] = 1  # a config is a fresh copy: editing one changes no other
     assert experiments.config("dws.generalization", "full")["models"]["mlp"]["hidden"] == 256
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from weightspace.dws.bench import CASES, reference_forward, reference_model
+from weightspace.dws.bench import LAYER_CASES as CASES, reference_forward, reference_model
 from weightspace.dws.layers import (
     BLOCKS, DWSLayer, WSReLU, equivariant_terms, parameters_per_channel_pair, product_groups,
 )

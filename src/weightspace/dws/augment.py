@@ -44,6 +44,11 @@ class Augmentation:
         object.__setattr__(self, "widths", check_widths(self.widths))
         if self.noise_kind not in NOISE_KINDS:
             raise ValueError(f"unknown noise kind {self.noise_kind!r}: choose one of {', '.join(NOISE_KINDS)}")
+        if min(self.translation, self.rotation_deg, self.noise) < 0 or not 0 <= self.dropout < 1:
+            raise ValueError(f"augmentation: translation ({self.translation}), rotation_deg ({self.rotation_deg}) and "
+                             f"noise ({self.noise}) must be >= 0 and dropout ({self.dropout}) in [0, 1)")
+        if self.scale is not None and not 0 < self.scale[0] <= self.scale[1]:
+            raise ValueError(f"augmentation: scale must be a range (lo, hi) with 0 < lo <= hi; got {self.scale}")
         if self.rotation_deg and self.widths[0] != 2:
             raise ValueError(f"rotation needs 2-D inputs; these MLPs take {self.widths[0]}")
 

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from weightspace.bench import Case
+from weightspace.dws.bench_inr import CASES as INR_CASES
 from weightspace.dws.layers import DWSLayer, WSReLU, _is_set
 from weightspace.dws.models import DWSNet
 from weightspace.dws.space import WeightSpace
@@ -172,4 +173,5 @@ def _cases() -> list[Case]:
     return cases
 
 
-CASES: list[Case] = _cases()
+LAYER_CASES: list[Case] = _cases()
+CASES: list[Case] = [*LAYER_CASES, *INR_CASES]  # INR-zoo fitting: weightspace.dws.bench_inr

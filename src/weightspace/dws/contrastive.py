@@ -1,8 +1,9 @@
 """Self-supervised dense representations of weight spaces (Section 6): InfoNCE, a linear probe, and t-SNE.
 
-An encoder maps an MLP's weights to an embedding; two random views of the same
-MLP (hidden-neuron permutation, Gaussian noise, dropout: augmentations that keep
-or barely change its function) are pulled together and other MLPs pushed apart
+An encoder maps an MLP's weights to an embedding; two views of the same MLP (by
+default, as in the authors' code, the MLP itself and a copy shifted by 0.2 std
+with half its entries dropped; or two random views with hidden-neuron
+permutation, Gaussian noise and dropout) are pulled together and other MLPs pushed apart
 by the InfoNCE loss with temperature ``tau``. :class:`TwoViews` wraps an encoder
 so that the shared training loop (:func:`weightspace.training.train_classifier`
 with :data:`INFO_NCE`) trains it.
@@ -31,15 +32,25 @@ def info_nce(z: Tensor, temperature: float = 0.1) -> Tensor:
     return F.cross_entropy(sim, target)
 
 
-class TwoViews(nn.Module):
-    """``encoder`` applied to two random views of each input MLP: ``[2B, d]`` (views stacked)."""
+VIEW_PAIRS = ("clean_augmented", "both_augmented")
 
-    def __init__(self, encoder: nn.Module, augment: Augmentation) -> None:
+
+class TwoViews(nn.Module):
+    """``encoder`` applied to two views of each input MLP: ``[2B, d]`` (views stacked).
+
+    ``pair="clean_augmented"`` (the authors' code): the MLP itself and one augmented
+    view; ``"both_augmented"``: two independent augmented views.
+    """
+
+    def __init__(self, encoder: nn.Module, augment: Augmentation, pair: str = "clean_augmented") -> None:
         super().__init__()
-        self.encoder, self.augment = encoder, augment
+        if pair not in VIEW_PAIRS:
+            raise ValueError(f"unknown view pair {pair!r}: choose one of {', '.join(VIEW_PAIRS)}")
+        self.encoder, self.augment, self.pair = encoder, augment, pair
 
     def forward(self, flat: Tensor) -> Tensor:
-        return self.encoder(torch.cat([self.augment(flat), self.augment(flat)]))
+        first = flat if self.pair == "clean_augmented" else self.augment(flat)
+        return self.encoder(torch.cat([first, self.augment(flat)]))
 
 
 @torch.no_grad()

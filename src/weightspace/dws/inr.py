@@ -4,14 +4,16 @@ An INR of widths ``(n_0, ..., n_M)`` is ``f(x) = W_M h_{M-1} + b_M + offset`` wi
 ``h_m = sin(omega_0 (W_m h_{m-1} + b_m))`` and ``h_0 = x``. The authors' MNIST
 recipe: widths ``(2, 32, 32, 1)`` (1,185 parameters), ``omega_0 = 30``, output
 ``+ 0.5``, SIREN's hidden-layer init ``U(-sqrt(6/n_in)/omega_0, sqrt(6/n_in)/omega_0)``
-for every layer with zero biases (no special SIREN first-layer init), Adam with lr ``5e-4`` on the MSE over
-the 28x28 grid in ``[-1, 1]^2`` for 1000 steps, stopping an INR once its PSNR
-reaches 40 dB.
+with zero biases for the sine layers (no special SIREN first-layer init) and PyTorch's
+``nn.Linear`` default for the last layer, Adam with lr ``5e-4`` on the MSE over the
+28x28 grid in ``[-1, 1]^2`` for 1000 steps, stopping an INR once its PSNR reaches 40 dB.
 
 :func:`fit_inrs` fits a whole zoo at once: all INRs' parameters are one ``[N, D]``
 tensor, the forward pass is batched matrix products, and Adam is written out
 elementwise with a per-INR "still fitting" mask, so INR ``k`` follows exactly the
-trajectory it would follow alone (its initialisation comes from its own seed).
+trajectory it would follow alone (its initialisation comes from its own seed). On
+a product grid (images) the first layer's trigonometry is computed per row and per
+column and combined by the angle-addition formulas (:class:`Backprop`).
 """
 
 from __future__ import annotations
@@ -31,9 +33,22 @@ MNIST_INR_WIDTHS = (2, 32, 32, 1)
 SINE_INR_WIDTHS = (1, 32, 32, 1)
 
 
+INITS = ("authors", "siren")  # INRRecipe.init
+AUTO_CHUNK = {"cpu": 2**20, "cuda": 2**28}  # activations (points x widest layer x INRs) per tensor program, chunk="auto"
+
+
 @dataclass(frozen=True)
 class INRRecipe:
-    """How an INR zoo is fitted (defaults: the authors' MNIST recipe)."""
+    """How an INR zoo is fitted (defaults: the authors' MNIST recipe).
+
+    ``init``: ``"authors"`` (the authors' code: SIREN's hidden-layer rule with zero
+    biases for the sine layers, PyTorch's default ``nn.Linear`` init for the last,
+    linear layer) or ``"siren"`` (SIREN's hidden-layer rule with zero biases for every
+    layer, the last included). ``chunk``: INRs per tensor program, or ``"auto"``: as
+    many as make :data:`AUTO_CHUNK` activations on the device (on a CPU a few megabytes,
+    so that the buffers stay in cache: 41 MNIST INRs; on a GPU enough to fill it).
+    Neither the chunk nor the device changes the fitted INRs.
+    """
 
     widths: tuple[int, ...] = MNIST_INR_WIDTHS
     omega: float = 30.0
@@ -41,12 +56,25 @@ class INRRecipe:
     lr: float = 5e-4
     steps: int = 1000
     stop_psnr: float = 40.0
-    chunk: int = 1000  # INRs per tensor program
+    init: str = "authors"
+    chunk: int | str = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", check_widths(self.widths))
-        if self.steps < 1 or self.chunk < 1 or self.lr <= 0:
-            raise ValueError("steps and chunk must be positive and lr > 0")
+        if self.steps < 1 or self.lr <= 0 or self.omega <= 0:
+            raise ValueError(f"INR recipe: steps ({self.steps}) must be >= 1, lr ({self.lr}) and omega "
+                             f"({self.omega}) > 0")
+        if self.init not in INITS:
+            raise ValueError(f"INR recipe: unknown init {self.init!r}: choose one of {', '.join(INITS)}")
+        if self.chunk != "auto" and (isinstance(self.chunk, bool) or not isinstance(self.chunk, int)
+                                     or self.chunk < 1):
+            raise ValueError(f"INR recipe: chunk must be a positive number of INRs or 'auto'; got {self.chunk!r}")
+
+    def chunk_for(self, device: torch.device, points: int) -> int:
+        """The number of INRs fitted as one tensor program on ``device`` when each fits ``points`` points."""
+        if self.chunk != "auto":
+            return int(self.chunk)
+        return max(1, AUTO_CHUNK.get(device.type, AUTO_CHUNK["cpu"]) // (points * max(self.widths)))
 
 
 def grid(side: int) -> Tensor:
@@ -55,20 +83,44 @@ def grid(side: int) -> Tensor:
     return torch.stack(torch.meshgrid(axis, axis, indexing="ij"), dim=-1).reshape(-1, 2)
 
 
-def init_inrs(seeds: Sequence[int], widths: Sequence[int], omega: float = 30.0) -> Tensor:
+def product_axes(coords: Tensor) -> tuple[Tensor, Tensor] | None:
+    """``(u, v)`` if the 2-D ``coords`` ``[P, 2]`` are the row-major product grid ``{(u_i, v_j)}``, else ``None``.
+
+    Example: ``product_axes(grid(28))`` is ``(axis, axis)`` with the 28 values of the grid's axis.
+    """
+    if coords.dim() != 2 or coords.shape[1] != 2:
+        return None
+    u, v = torch.unique(coords[:, 0]), torch.unique(coords[:, 1])
+    if len(u) * len(v) != len(coords) or not torch.equal(torch.cartesian_prod(u, v), coords):
+        return None
+    return u, v
+
+
+def init_inrs(seeds: Sequence[int], widths: Sequence[int], omega: float = 30.0, init: str = "authors") -> Tensor:
     """``[N, D]`` initial parameters, INR ``k`` drawn from ``torch.Generator().manual_seed(seeds[k])``.
 
-    Weights ``U(-sqrt(6/n_in)/omega, sqrt(6/n_in)/omega)`` (SIREN's hidden-layer rule, used
-    for every layer: the authors do not use SIREN's first-layer init), biases zero.
+    Sine layers: weights ``U(-sqrt(6/n_in)/omega, sqrt(6/n_in)/omega)`` (SIREN's hidden-layer
+    rule, also for the first layer: the authors do not use SIREN's first-layer init), biases
+    zero. The last, linear layer: with ``init="authors"`` PyTorch's ``nn.Linear`` default,
+    weights and biases ``U(-1/sqrt(n_in), 1/sqrt(n_in))``; with ``init="siren"`` the sine
+    layers' rule (zero bias).
     """
     widths = check_widths(widths)
+    if init not in INITS:
+        raise ValueError(f"unknown INR init {init!r}: choose one of {', '.join(INITS)}")
+    last = len(widths) - 2
     rows = []
     for seed in seeds:
         g = torch.Generator().manual_seed(int(seed))
         parts = []
-        for n_in, n_out in zip(widths[:-1], widths[1:]):
-            bound = math.sqrt(6.0 / n_in) / omega
-            parts += [(torch.rand(n_out * n_in, generator=g) * 2 - 1) * bound, torch.zeros(n_out)]
+        for m, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+            if m == last and init == "authors":
+                bound = 1.0 / math.sqrt(n_in)
+                parts += [(torch.rand(n_out * n_in, generator=g) * 2 - 1) * bound,
+                          (torch.rand(n_out, generator=g) * 2 - 1) * bound]
+            else:
+                bound = math.sqrt(6.0 / n_in) / omega
+                parts += [(torch.rand(n_out * n_in, generator=g) * 2 - 1) * bound, torch.zeros(n_out)]
         rows.append(torch.cat(parts))
     return torch.stack(rows)
 
@@ -84,38 +136,96 @@ def psnr(mse: Tensor, peak: float = 1.0) -> Tensor:
     return 10 * torch.log10(peak**2 / mse.clamp_min(1e-20))
 
 
-def loss_and_grad(flat: Tensor, coords: Tensor, targets: Tensor, recipe: INRRecipe) -> tuple[Tensor, Tensor]:
-    """Each INR's MSE ``[N]`` and its gradient ``[N, D]``, by hand-written backpropagation.
+class Backprop:
+    """Each INR's MSE and its gradient for a chunk of ``n`` INRs fitting ``targets`` at fixed ``coords``, by hand.
 
-    Equal to autograd's (tested); written out because the elementwise passes over
-    ``[N, P, n_m]`` activations dominate the cost, and the scalar ``omega_0`` folds
-    into the batched matrix products (``baddbmm``'s ``alpha``/``beta``) instead of
-    costing passes of its own.
+    Equal to autograd's (tested); written out because the elementwise passes over the
+    ``[N, P, n_m]`` activations dominate the cost. The activation buffers are allocated
+    once and reused every step (a fresh multi-megabyte tensor per operation costs
+    its page faults again each time), the scalar ``omega_0`` folds into the batched
+    matrix products (``baddbmm``'s ``alpha``/``beta``), and with shared coordinates
+    the first layer's gradient is one product with the coordinates.
+
+    On a row-major product grid ``x = (u_i, v_j)`` (:func:`product_axes`; images) the
+    first layer's pre-activation splits as ``A_i + B_j``, ``A_i = omega (W_1[:, 0] u_i + b_1)``,
+    ``B_j = omega W_1[:, 1] v_j``, and the angle-addition formulas give its ``sin`` and
+    ``cos`` from those of the ``len(u) + len(v)`` terms instead of the ``len(u) len(v)``
+    points: the same values to float rounding, with a fraction of the trigonometry.
+
+    Shape:
+        ``targets`` ``[N, P, n_M]``, ``coords`` ``[P, n_0]`` or ``[N, P, n_0]``; a call on
+        ``flat`` ``[N, D]`` returns ``([N], [N, D])``.
+
+    Example:
+        >>> step = Backprop(targets, grid(28), INRRecipe())
+        >>> mse, grad = step(params)
     """
-    space = WeightSpace.from_flat(flat, recipe.widths)
-    weights = [w[:, 0] for w in space.weights]
-    biases = [b[:, 0] for b in space.biases]
-    h = coords.expand(len(flat), *coords.shape[-2:]) if coords.dim() == 2 else coords
-    inputs, pre = [h], []
-    for w, b in zip(weights[:-1], biases[:-1]):
-        z = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2), beta=recipe.omega, alpha=recipe.omega)
-        pre.append(z)
-        h = torch.sin(z)
-        inputs.append(h)
-    err = torch.baddbmm(biases[-1].unsqueeze(1), h, weights[-1].transpose(1, 2)) + (recipe.offset - targets)
-    points = targets.shape[1] * targets.shape[2]
-    mse = err.pow(2).sum(dim=(1, 2)) / points
-    delta = err * (2.0 / points)  # dL/d(output pre-activation)
-    grads_w, grads_b = [], []
-    for m in range(len(weights) - 1, -1, -1):
-        grads_w.append(torch.bmm(delta.transpose(1, 2), inputs[m]))
-        grads_b.append(delta.sum(dim=1))
-        if m:
-            delta = torch.bmm(delta, weights[m] * recipe.omega).mul_(torch.cos_(pre[m - 1]))
-    parts = []
-    for gw, gb in zip(reversed(grads_w), reversed(grads_b)):
-        parts += [gw.flatten(1), gb]
-    return mse, torch.cat(parts, dim=1)
+
+    def __init__(self, targets: Tensor, coords: Tensor, recipe: INRRecipe) -> None:
+        self.recipe, self.widths = recipe, recipe.widths
+        n, points = targets.shape[:2]
+        self.points = points * targets.shape[2]
+        self.shift = recipe.offset - targets  # err = f(x) - y = W_M h + b_M + (offset - y)
+        self.coords = coords.expand(n, *coords.shape[-2:]) if coords.dim() == 2 else coords
+        self.axes = product_axes(coords)
+        # [n_0 + 1, P]: coordinates and ones, so that one product gives the first layer's weight and bias gradient
+        self.design = (torch.cat([coords, torch.ones(points, 1, dtype=coords.dtype, device=coords.device)], 1).T
+                       .contiguous() if coords.dim() == 2 else None)
+        empty = lambda width: torch.empty(n, points, width, dtype=targets.dtype, device=targets.device)  # noqa: E731
+        hidden = self.widths[1:-1]
+        self.act, self.cos, self.delta = ([empty(h) for h in hidden] for _ in range(3))
+
+    def _first_layer_on_grid(self, w: Tensor, b: Tensor) -> None:
+        u, v = self.axes
+        omega = self.recipe.omega
+        a = torch.baddbmm(b.unsqueeze(1), u.view(1, -1, 1).expand(len(w), -1, 1), w[:, :, :1].transpose(1, 2),
+                          beta=omega, alpha=omega)  # [N, R, n_1]
+        c = (omega * v).view(1, -1, 1) * w[:, :, 1].unsqueeze(1)  # [N, C, n_1]
+        sa, ca = torch.sin(a).unsqueeze(2), torch.cos(a).unsqueeze(2)
+        sc, cc = torch.sin(c).unsqueeze(1), torch.cos(c).unsqueeze(1)
+        grid_shape = (len(w), len(u), len(v), w.shape[1])
+        torch.mul(sa, cc, out=self.act[0].view(grid_shape)).addcmul_(ca, sc)  # sin(A + B)
+        torch.mul(ca, cc, out=self.cos[0].view(grid_shape)).addcmul_(sa, sc, value=-1.0)  # cos(A + B)
+
+    def __call__(self, flat: Tensor) -> tuple[Tensor, Tensor]:
+        space = WeightSpace.from_flat(flat, self.widths)
+        weights = [w[:, 0] for w in space.weights]
+        biases = [b[:, 0] for b in space.biases]
+        omega = self.recipe.omega
+        h = self.coords
+        for m, (w, b) in enumerate(zip(weights[:-1], biases[:-1])):
+            if m == 0 and self.axes is not None:
+                self._first_layer_on_grid(w, b)
+            else:
+                z = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2), beta=omega, alpha=omega,
+                                  out=self.delta[m])  # the delta buffer is free until the backward pass
+                torch.sin(z, out=self.act[m])
+                torch.cos(z, out=self.cos[m])
+            h = self.act[m]
+        err = torch.baddbmm(biases[-1].unsqueeze(1), h, weights[-1].transpose(1, 2)).add_(self.shift)
+        mse = err.pow(2).sum(dim=(1, 2)) / self.points
+        delta = err.mul_(2.0 / self.points)  # dL/d(output pre-activation)
+        inputs = [self.coords] + self.act
+        grads: list[Tensor] = []
+        for m in range(len(weights) - 1, -1, -1):
+            if m == 0 and self.design is not None:
+                gwb = torch.bmm(self.design.expand(len(flat), -1, -1), delta)  # [N, n_0 + 1, n_1]
+                grads = [gwb[:, :-1].transpose(1, 2).flatten(1), gwb[:, -1]] + grads
+                break
+            grads = [torch.bmm(delta.transpose(1, 2), inputs[m]).flatten(1), delta.sum(dim=1)] + grads
+            if m:
+                out = self.delta[m - 1]
+                if delta.shape[2] == 1:  # an outer product: a broadcast multiply is far cheaper than a bmm
+                    torch.mul(delta, weights[m] * omega, out=out)
+                else:
+                    torch.bmm(delta, weights[m] * omega, out=out)
+                delta = out.mul_(self.cos[m - 1])
+        return mse, torch.cat(grads, dim=1)
+
+
+def loss_and_grad(flat: Tensor, coords: Tensor, targets: Tensor, recipe: INRRecipe) -> tuple[Tensor, Tensor]:
+    """Each INR's MSE ``[N]`` and its gradient ``[N, D]`` (one :class:`Backprop` step)."""
+    return Backprop(targets, coords, recipe)(flat)
 
 
 def _fit_chunk(params: Tensor, coords: Tensor, targets: Tensor, recipe: INRRecipe,
@@ -125,9 +235,10 @@ def _fit_chunk(params: Tensor, coords: Tensor, targets: Tensor, recipe: INRRecip
     m, v = torch.zeros_like(params), torch.zeros_like(params)
     active = torch.ones(len(params), dtype=torch.bool, device=params.device)
     steps = torch.zeros(len(params), dtype=torch.long, device=params.device)
+    step = Backprop(targets, coords, recipe)
     b1, b2 = betas
     for _ in range(recipe.steps):
-        mse, grad = loss_and_grad(params, coords, targets, recipe)
+        mse, grad = step(params)
         active &= psnr(mse) < recipe.stop_psnr
         if not active.any():
             break
@@ -168,7 +279,7 @@ def fit_inrs(targets: Tensor, coords: Tensor, seeds: Sequence[int], recipe: INRR
              labels: Tensor | None = None, desc: str = "fitting INRs") -> INRZoo:
     """Fit one INR per signal: ``targets`` ``[N, P, n_M]`` sampled at ``coords`` ``[P, n_0]`` (or ``[N, P, n_0]``).
 
-    INRs are fitted ``recipe.chunk`` at a time; the result does not depend on the
+    INRs are fitted ``recipe.chunk_for(device, P)`` at a time; the result does not depend on the
     chunk size (each INR's init comes from its own seed, its Adam state is its own).
     """
     if targets.dim() != 3 or targets.shape[2] != recipe.widths[-1] or len(seeds) != len(targets):
@@ -178,10 +289,11 @@ def fit_inrs(targets: Tensor, coords: Tensor, seeds: Sequence[int], recipe: INRR
         raise ValueError(f"coords {tuple(coords.shape)} do not match {targets.shape[1]} points of "
                          f"dimension {recipe.widths[0]}")
     started = time.time()
-    init = init_inrs(seeds, recipe.widths, recipe.omega).to(targets.device)
+    init = init_inrs(seeds, recipe.widths, recipe.omega, recipe.init).to(targets.device)
+    chunk = recipe.chunk_for(targets.device, targets.shape[1])
     out_p, out_mse, out_steps = [], [], []
-    for start in tqdm(range(0, len(targets), recipe.chunk), desc=desc, leave=False):
-        sl = slice(start, start + recipe.chunk)
+    for start in tqdm(range(0, len(targets), chunk), desc=desc, leave=False):
+        sl = slice(start, start + chunk)
         c = coords[sl] if coords.dim() == 3 else coords
         p, mse, steps = _fit_chunk(init[sl], c, targets[sl], recipe)
         out_p.append(p)
@@ -221,5 +333,6 @@ def scaled_sine_waves(n: int, points: int, generator: torch.Generator, high: flo
     return targets.unsqueeze(-1), (x / math.pi).unsqueeze(-1), ab
 
 
-__all__ = ["INRRecipe", "INRZoo", "MNIST_INR_WIDTHS", "SINE_INR_WIDTHS", "fit_inrs", "grid", "init_inrs",
-           "inr_forward", "loss_and_grad", "mnist_inr_targets", "num_parameters", "psnr", "scaled_sine_waves", "sine_waves"]
+__all__ = ["AUTO_CHUNK", "Backprop", "INITS", "INRRecipe", "INRZoo", "MNIST_INR_WIDTHS", "SINE_INR_WIDTHS", "fit_inrs", "grid",
+           "init_inrs", "inr_forward", "loss_and_grad", "mnist_inr_targets", "num_parameters", "product_axes", "psnr",
+           "scaled_sine_waves", "sine_waves"]

@@ -47,16 +47,16 @@ def _mlp(sizes: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
 
 class _DWSTrunk(nn.Module):
     def __init__(self, widths: Sequence[int], hidden: int, layers: int, blocks: Iterable[str],
-                 batch_norm: bool, dropout: float) -> None:
+                 batch_norm: bool, dropout: float, last_batch_norm: bool = True) -> None:
         super().__init__()
         if layers < 1:
             raise ValueError(f"a DWSNet needs at least one DWS layer, got {layers}")
         self.widths = check_widths(widths)
         mods: list[nn.Module] = []
         channels = 1
-        for _ in range(layers):
+        for i in range(layers):
             mods.append(DWSLayer(self.widths, channels, hidden, blocks))
-            if batch_norm:
+            if batch_norm and (last_batch_norm or i < layers - 1):
                 mods.append(WSBatchNorm(self.widths, hidden))
             mods.append(WSReLU(inplace=True))  # on the fresh output of the layer or BatchNorm
             if dropout:
@@ -66,14 +66,24 @@ class _DWSTrunk(nn.Module):
 
 
 class DWSNet(_DWSTrunk):
-    """Invariant DWSNet: ``layers`` DWS layers of ``hidden`` channels, the invariant layer, an MLP head."""
+    """Invariant DWSNet: ``layers`` DWS layers of ``hidden`` channels (BatchNorm, ReLU), the invariant layer, a head.
+
+    The paper leaves the head open; the defaults are the authors' code: no BatchNorm
+    after the last DWS layer (``last_batch_norm=False``) and the invariant layer mapping
+    straight to the outputs (``head_hidden=None``, one linear layer). ``head_hidden=k``
+    and ``last_batch_norm=True`` give the variant with an MLP head
+    (invariant layer to ``k`` features, ReLU, linear) and BatchNorm after every layer.
+    """
 
     def __init__(self, widths: Sequence[int], out_features: int, hidden: int = 32, layers: int = 5,
-                 head_hidden: int = 128, blocks: Iterable[str] = BLOCKS, batch_norm: bool = True,
-                 dropout: float = 0.0) -> None:
-        super().__init__(widths, hidden, layers, blocks, batch_norm, dropout)
-        self.invariant = InvariantLayer(self.widths, hidden, head_hidden)
-        self.head = nn.Sequential(nn.ReLU(), nn.Linear(head_hidden, out_features))
+                 head_hidden: int | None = None, blocks: Iterable[str] = BLOCKS, batch_norm: bool = True,
+                 dropout: float = 0.0, last_batch_norm: bool = False) -> None:
+        super().__init__(widths, hidden, layers, blocks, batch_norm, dropout, last_batch_norm)
+        if head_hidden is not None and head_hidden < 1:
+            raise ValueError(f"DWSNet head_hidden must be a positive width or None (one linear layer); got {head_hidden}")
+        self.invariant = InvariantLayer(self.widths, hidden, head_hidden or out_features)
+        self.head = (nn.Identity() if head_hidden is None
+                     else nn.Sequential(nn.ReLU(), nn.Linear(head_hidden, out_features)))
 
     def forward(self, x: Tensor | WeightSpace) -> Tensor:
         return self.head(self.invariant(self.body(as_space(x, self.widths))))
@@ -139,18 +149,21 @@ class NeuronDeepSets(nn.Module):
 
 
 class WeightTransformer(nn.Module):
-    """A Transformer over neurons: each neuron's incoming weights and bias is a token with a learned position."""
+    """A Transformer over neurons: each neuron's incoming weights and bias is a token with a learned position.
+
+    ``norm_first`` puts LayerNorm before attention and the feed-forward block (pre-LN), ``dropout`` acts inside them.
+    """
 
     def __init__(self, widths: Sequence[int], out_features: int, d_model: int = 64, heads: int = 4,
-                 layers: int = 2) -> None:
+                 layers: int = 2, dropout: float = 0.0, norm_first: bool = False) -> None:
         super().__init__()
         self.widths = check_widths(widths)
         self.width = max(self.widths[:-1]) + 1
         tokens = sum(self.widths[1:])
         self.embed = nn.Linear(self.width, d_model)
         self.position = nn.Parameter(torch.randn(tokens, d_model) * 0.02)
-        block = nn.TransformerEncoderLayer(d_model, heads, dim_feedforward=2 * d_model, dropout=0.0,
-                                           batch_first=True)
+        block = nn.TransformerEncoderLayer(d_model, heads, dim_feedforward=2 * d_model, dropout=dropout,
+                                           batch_first=True, norm_first=norm_first)
         self.encoder = nn.TransformerEncoder(block, layers, enable_nested_tensor=False)
         self.out = nn.Linear(d_model, out_features)
 

@@ -36,14 +36,14 @@ TABLES = {"ablation": Table(AblationRow, rows=lambda cfg: list(cfg["variants"]))
 
 
 def config(profile: str) -> dict[str, Any]:
-    """The zoo and DWSNet recipe of the MNIST INR classification at ``profile`` (quick: 8 channels, 150 steps)."""
+    """The zoo and DWSNet recipe of the MNIST INR classification at ``profile`` (quick: 8 channels, 200 steps)."""
     base = classification_config(profile)
     cfg = {k: base[k] for k in ("dataset", "split", "inrs", "splits", "inr", "augment")}
     recipe = base["recipes"]["dwsnet"]
     model = base["models"]["dwsnet"]
     if profile == "quick":
         model = {**model, "hidden": 8}
-        recipe = {**recipe, "steps": 150}
+        recipe = {**recipe, "steps": 200}
     return {**cfg, "variants": VARIANTS, "model": model, "recipes": {"dwsnet": recipe}}
 
 

@@ -3,7 +3,7 @@
 Each INR fits ``sin(a x)`` on ``[-pi, pi]`` with ``a ~ U(0.5, 10)``; every method
 regresses ``a`` from the INR weights alone, trained on 50 to 800 INRs with the
 same recipe, and is scored by test MSE (the paper's figure). ``quick`` fits fewer,
-narrower INRs (stated on the page) and trains for fewer steps.
+narrower INRs with SIREN's init in every layer (stated on the page) and trains for fewer steps.
 """
 
 from __future__ import annotations
@@ -44,14 +44,15 @@ TABLES = {"sine": Table(SineRow, rows=_rows)}
 def config(profile: str) -> dict[str, Any]:
     full = {
         "inr": {"widths": list(SINE_INR_WIDTHS), "steps": 1000, "lr": 1e-3, "stop_psnr": 40.0, "offset": 0.0,
-                "chunk": 1000},
+                "init": "authors"},
         "points": 1000, "train_sizes": [50, 100, 200, 400, 800], "val": 200, "test": 1000,
         "methods": list(METHODS), "models": models("small", "8x4"),
         "recipes": {m: adamw(5000, 32, 1e-3, 100) for m in METHODS}, "augment": {},
     }
     if profile == "full":
         return full
-    return {**full, "inr": {**full["inr"], "widths": [1, 16, 16, 1], "steps": 150, "lr": 3e-3, "chunk": 250},
+    # SIREN's init everywhere: with the authors' last layer these narrow INRs fit to about 20 dB in 150 steps, not 33
+    return {**full, "inr": {**full["inr"], "widths": [1, 16, 16, 1], "steps": 150, "lr": 3e-3, "init": "siren"},
             "points": 128, "train_sizes": [50, 200, 800], "val": 100, "test": 200,
             "recipes": {m: adamw(120, 32, 3e-3, 40, "one_cycle") for m in METHODS}}
 

@@ -1,7 +1,7 @@
 """The NeRN experiments end to end: full-profile paths on synthetic CIFAR-shaped data, quick-profile learning."""
 
-import os
 import ast
+import os
 from pathlib import Path
 
 import pytest

@@ -28,7 +28,7 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from weightspace.report import Reference, printed
+from weightspace.report import Reference, lookup, printed
 from weightspace.results import Result, ResultFileError, code_version, load_result
 
 TOLERANCE = 1.0  # points, where the paper prints no interval (the paper-scale issue's rule)
@@ -72,20 +72,24 @@ class Line:
 
 
 def _value(result: Result, line: Line) -> float | None:
-    for rec in result.tables.get(line.table, []):
-        if rec.get("row") == line.row:
-            value = rec.get(line.metric)
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                return None
-            return float(value) * (100.0 if line.percent else 1.0)
-    return None
+    value, _ = lookup(result, line.table, line.row, line.metric)
+    return None if math.isnan(value) else value * (100.0 if line.percent else 1.0)
 
 
-def _stored(profile: str, experiment: str, seed: int) -> Result | None:
-    try:
-        return load_result(profile, experiment, seed)
-    except ResultFileError:
-        return None
+class _Stored:
+    """The committed results, each file read once while a dashboard is built (lines share experiments)."""
+
+    def __init__(self) -> None:
+        self._read: dict[tuple[str, str, int], Result | None] = {}
+
+    def __call__(self, profile: str, experiment: str, seed: int) -> Result | None:
+        key = (profile, experiment, seed)
+        if key not in self._read:
+            try:
+                self._read[key] = load_result(profile, experiment, seed)
+            except ResultFileError:
+                self._read[key] = None
+        return self._read[key]
 
 
 def _stale(result: Result) -> bool:
@@ -106,8 +110,8 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _quick(line: Line) -> str:
-    values = [v for s in SEEDS if (r := _stored("quick", line.experiment, s)) is not None
+def _quick(line: Line, stored: _Stored) -> str:
+    values = [v for s in SEEDS if (r := stored("quick", line.experiment, s)) is not None
               and (v := _value(r, line)) is not None]
     if not values:
         return "—"
@@ -141,11 +145,11 @@ def frame(lines: Sequence[Line] | None = None, links: bool = False) -> pd.DataFr
 
     With ``links`` the item is an HTML link to its page (for the book, relative to ``notebooks/``).
     """
-    rows = []
+    rows, stored = [], _Stored()
     for line in lines if lines is not None else LINES:
-        full = _stored("full", line.experiment, 0)
+        full = stored("full", line.experiment, 0)
         ours = _value(full, line) if full is not None else None
-        quick = _quick(line)
+        quick = _quick(line, stored)
         where = ""
         if full is not None:
             p = full.provenance
@@ -168,54 +172,53 @@ def _lines() -> list[Line]:
     NE, NR, DW, RR = "Neuron embeddings", "NeRN", "DWSNets", "R2R"
     ne_page, nern_page = "notebooks/neuron_embedding/", "notebooks/nern/"
     dws_page, r2r_page = "notebooks/dws/", "notebooks/r2r/"
-    line = Line
     return [
-        line(NE, "Table 1", "FC 2-layer, embedding: test accuracy (%)", "neuron_embedding.table1", "table1",
+        Line(NE, "Table 1", "FC 2-layer, embedding: test accuracy (%)", "neuron_embedding.table1", "table1",
              "fc2-emb", "accuracy", ne.TABLE1, "MNIST", ne_page + "01_table1_from_scratch"),
-        line(NE, "Table 1", "Conv, embedding: test accuracy (%)", "neuron_embedding.table1", "table1",
+        Line(NE, "Table 1", "Conv, embedding: test accuracy (%)", "neuron_embedding.table1", "table1",
              "conv-emb", "accuracy", ne.TABLE1, "MNIST", ne_page + "01_table1_from_scratch"),
-        line(NE, "Table 1", "ResNet9, embedding: CIFAR-10 test accuracy (%)", "neuron_embedding.table1_cifar10",
+        Line(NE, "Table 1", "ResNet9, embedding: CIFAR-10 test accuracy (%)", "neuron_embedding.table1_cifar10",
              "table1", "resnet9-emb", "accuracy", ne.TABLE1, "CIFAR10", ne_page + "01_table1_from_scratch"),
-        line(NE, "Table 2", "d = 16: accuracy of the fitted network (%)", "neuron_embedding.table2", "table2",
+        Line(NE, "Table 2", "d = 16: accuracy of the fitted network (%)", "neuron_embedding.table2", "table2",
              "d16", "accuracy", ne.TABLE2, "MNIST", ne_page + "02_table2_compression"),
-        line(NE, "Table 3", "Embedding, 50% crossover: accuracy (%)", "neuron_embedding.cross_model", "table3",
+        Line(NE, "Table 3", "Embedding, 50% crossover: accuracy (%)", "neuron_embedding.cross_model", "table3",
              "emb", "crossover_50", ne.TABLE3, "MNIST", ne_page + "03_cross_model"),
-        line(NR, "Table 1", "ResNet20, cross-filter, h = 160: reconstructed accuracy (%)", "nern.cifar10", "table",
+        Line(NR, "Table 1", "ResNet20, cross-filter, h = 160: reconstructed accuracy (%)", "nern.cifar10", "table",
              "resnet20-cross-160", "accuracy", nern.TABLE1, "CIFAR10", nern_page + "01_cifar10"),
-        line(NR, "Table 4", "ResNet20, h = 160, noise inputs: accuracy (%)", "nern.datafree", "table4",
+        Line(NR, "Table 4", "ResNet20, h = 160, noise inputs: accuracy (%)", "nern.datafree", "table4",
              "resnet20-160-noise", "accuracy", nern.TABLE4, "CIFAR10", nern_page + "05_datafree"),
-        line(NR, "Table 6", "All losses: accuracy (%)", "nern.ablations", "table6", "all", "accuracy",
+        Line(NR, "Table 6", "All losses: accuracy (%)", "nern.ablations", "table6", "all", "accuracy",
              nern.TABLE6, "CIFAR10", nern_page + "06_ablations"),
-        line(NR, "Table 7", "Magnitude-oriented sampling: accuracy (%)", "nern.ablations", "table7", "weighted",
+        Line(NR, "Table 7", "Magnitude-oriented sampling: accuracy (%)", "nern.ablations", "table7", "weighted",
              "accuracy", nern.TABLE7, "CIFAR10", nern_page + "06_ablations"),
-        line(NR, "Table 10", "Factor 1e-5, h = 240: reconstructed accuracy (%)", "nern.regularization", "table10",
+        Line(NR, "Table 10", "Factor 1e-5, h = 240: reconstructed accuracy (%)", "nern.regularization", "table10",
              "1e-05-240", "accuracy", nern.TABLE10, "CIFAR10", nern_page + "02_regularization"),
-        line(NR, "Table 11", "ResNet56, cross-filter, h = 360: accuracy (%)", "nern.cifar100", "table",
+        Line(NR, "Table 11", "ResNet56, cross-filter, h = 360: accuracy (%)", "nern.cifar100", "table",
              "resnet56-cross-360", "accuracy", nern.TABLE11, "CIFAR100", nern_page + "03_cifar100"),
-        line(NR, "Table 12", "ResNet18, cross-filter, h = 1372: top-1 (%)", "nern.imagenet", "table12",
+        Line(NR, "Table 12", "ResNet18, cross-filter, h = 1372: top-1 (%)", "nern.imagenet", "table12",
              "cross-1372", "top1", nern.TABLE12, "ImageNet", nern_page + "04_imagenet"),
-        line(DW, "INR classification", "DWSNet on MNIST INRs: accuracy (%)", "dws.inr_classification",
+        Line(DW, "INR classification", "DWSNet on MNIST INRs: accuracy (%)", "dws.inr_classification",
              "classification", "dwsnet", "accuracy", dws.MNIST_INR, "MNIST", dws_page + "03_inr_classification",
              interval=dws.MNIST_INR_STD.get("dwsnet")),
-        line(DW, "INR classification", "DWSNet on Fashion-MNIST INRs: accuracy (%)", "dws.fmnist_classification",
+        Line(DW, "INR classification", "DWSNet on Fashion-MNIST INRs: accuracy (%)", "dws.fmnist_classification",
              "classification", "dwsnet", "accuracy", dws.FASHION_MNIST_INR, "Fashion-MNIST",
              dws_page + "05_full_only", interval=dws.FASHION_MNIST_INR_STD.get("dwsnet")),
-        line(DW, "Domain adaptation", "DWSNet, CIFAR-10 to corrupted: accuracy (%)", "dws.domain_adaptation",
+        Line(DW, "Domain adaptation", "DWSNet, CIFAR-10 to corrupted: accuracy (%)", "dws.domain_adaptation",
              "adaptation", "dwsnet", "accuracy", dws.DOMAIN_ADAPTATION, "CIFAR10", dws_page + "05_full_only",
              interval=dws.DOMAIN_ADAPTATION_STD.get("dwsnet")),
-        line(DW, "Sine regression", "DWSNet, 800 training INRs: test MSE", "dws.sine_regression", "sine",
+        Line(DW, "Sine regression", "DWSNet, 800 training INRs: test MSE", "dws.sine_regression", "sine",
              "dwsnet/800", "mse", dws.SINE_REGRESSION, "sine waves", dws_page + "02_sine_regression"),
-        line(RR, "Section 3", "R2WiderR: largest output change", "r2r.preservation", "preservation", "R2WiderR",
+        Line(RR, "Section 3", "R2WiderR: largest output change", "r2r.preservation", "preservation", "R2WiderR",
              "max_error", r2r.PRESERVATION, "random networks", r2r_page + "01_function_preservation"),
-        line(RR, "Fig. 5", "Widen at 3/4 of the run: final accuracy (%)", "r2r.widen_schedule", "fig5",
+        Line(RR, "Fig. 5", "Widen at 3/4 of the run: final accuracy (%)", "r2r.widen_schedule", "fig5",
              "quarter3", "accuracy", r2r.FIG5, "CIFAR10", r2r_page + "02_widen_schedule", percent=True),
-        line(RR, "Fig. 6", "R2WiderR: updates to converge", "r2r.widen_convergence", "fig6", "r2r",
+        Line(RR, "Fig. 6", "R2WiderR: updates to converge", "r2r.widen_convergence", "fig6", "r2r",
              "updates_to_converge", r2r.FIG6, "CIFAR10", r2r_page + "03_widen_convergence"),
-        line(RR, "Fig. 7", "Deepen at 3/4 of the run: relative cost", "r2r.deepen_schedule", "fig7", "quarter3",
+        Line(RR, "Fig. 7", "Deepen at 3/4 of the run: relative cost", "r2r.deepen_schedule", "fig7", "quarter3",
              "relative_cost", r2r.FIG7, "CIFAR10", r2r_page + "04_deepen_schedule"),
-        line(RR, "Fig. 8", "R2DeeperR: final accuracy (%)", "r2r.deepen_convergence", "fig8", "r2r", "accuracy",
+        Line(RR, "Fig. 8", "R2DeeperR: final accuracy (%)", "r2r.deepen_convergence", "fig8", "r2r", "accuracy",
              None, "CIFAR10", r2r_page + "05_deepen_convergence", percent=True),
-        line(RR, "Table 1", "Co-evolution ensemble: test accuracy (%)", "r2r.neuroevolution", "table1",
+        Line(RR, "Table 1", "Co-evolution ensemble: test accuracy (%)", "r2r.neuroevolution", "table1",
              "coevolution_ensemble", "test_accuracy", r2r.TABLE1, "CIFAR10", r2r_page + "06_neuroevolution",
              percent=True),
     ]

@@ -44,7 +44,8 @@ def printed(references: Sequence[Reference], row: str, metric: str) -> float:
     raise KeyError(f"no printed value for row {row!r}, metric {metric!r}")
 
 
-def _lookup(result: Result | None, table: str, row: str, metric: str) -> tuple[float, str]:
+def lookup(result: Result | None, table: str, row: str, metric: str) -> tuple[float, str]:
+    """``result.tables[table]``'s value of ``metric`` in ``row`` and the row's status; NaN (and why) where absent."""
     if result is None:
         return np.nan, ""
     for rec in result.tables.get(table, []):
@@ -67,8 +68,8 @@ def comparison_table(references: Sequence[Reference], result: Result, table: str
         full = load_result("full", result.experiment, result.seed) if result.profile != "full" else None
     records = []
     for ref in references:
-        ours, note = _lookup(result, table, ref.row, ref.metric)
-        full_value, _ = _lookup(full or None, table, ref.row, ref.metric)
+        ours, note = lookup(result, table, ref.row, ref.metric)
+        full_value, _ = lookup(full or None, table, ref.row, ref.metric)
         records.append({
             "source": ref.source, "row": ref.label or ref.row, "metric": ref.metric, "paper": ref.value,
             "full (ours)": full_value, f"this run ({result.profile})": ours, "difference": ours - ref.value,

@@ -198,10 +198,11 @@ def test_quick_runs_on_one_thread_and_restores_the_setting(isolated, toy_experim
 def test_reference_tables_skip_unprinted_values_and_check_their_width():
     from weightspace.report import references
 
-    refs = references("Table 9", ("a", "b"), [("r1", "Row 1", 1.0, None), ("r2", "Row 2", 2.0, 3.0)])
+    refs = references("Table 9", ("a", "b"), [("r1", "Row 1", 1.0, None), ("r2", "Row 2", 2.0, 3.0)], data="MNIST")
     assert [(r.row, r.metric, r.value) for r in refs] == [("r1", "a", 1.0), ("r2", "a", 2.0), ("r2", "b", 3.0)]
+    assert {r.data for r in refs} == {"MNIST"}
     with pytest.raises(ValueError):
-        references("Table 9", ("a", "b"), [("r1", "Row 1", 1.0)])
+        references("Table 9", ("a", "b"), [("r1", "Row 1", 1.0)], data="MNIST")
 
 
 def test_comparison_table_puts_paper_full_and_this_run_side_by_side(isolated, toy_experiment):
@@ -211,9 +212,30 @@ def test_comparison_table_puts_paper_full_and_this_run_side_by_side(isolated, to
     full = experiments.run("toy.exp", profile="full")
     table = comparison_table([Reference("Table 9", "a", "x", 0.5), Reference("Table 9", "b", "x", 2.0)], quick, "t")
     assert list(table["paper"]) == [0.5, 2.0]
-    assert table.loc[0, "this run (quick)"] == 1.0 and table.loc[0, "difference"] == 0.5
-    assert table.loc[0, "full (ours)"] == full.tables["t"][0]["x"]
+    assert table.loc[0, "this run (quick)"] == 1.0 and table.loc[0, "full (ours)"] == full.tables["t"][0]["x"]
     assert table.loc[1, "note"] == "not in this run"
+    # the references name no dataset: neither run measures what the paper did, so no difference is shown
+    assert table["difference"].isna().all()
+
+
+def test_a_difference_is_shown_only_where_data_and_architecture_are_the_papers(isolated, toy_experiment):
+    from weightspace.report import Reference, comparison_table, side_by_side
+
+    def make(cfg, ctx):
+        return Outputs(tables={"t": [ToyRow(row=r, x=1.0) for r in cfg["rows"]]}, data={"dataset": "MNIST"})
+
+    toy_experiment.compute = make
+    quick, full = experiments.run("toy.exp"), experiments.run("toy.exp", profile="full")
+    on_mnist, on_cifar = Reference("Table 9", "a", "x", 0.5, data="MNIST"), Reference("Table 9", "b", "x", 2.0,
+                                                                                     data="CIFAR-10")
+    property_ = Reference("Table 9", "a", "x", 0.75, data=None)  # of the architecture: any run measures it
+    table = comparison_table([on_mnist, on_cifar, property_], quick, "t", full=full)
+    assert list(table["difference"].fillna(-1)) == [0.5, -1, 0.25]  # full - paper on MNIST; none on CIFAR-10
+    assert comparison_table([on_mnist], quick, "t", full=None)["difference"].isna().all()  # quick stands in
+    shown = side_by_side(comparison_table([on_cifar], quick, "t", full=None)).data
+    assert "difference" not in {c for _, c in shown.columns}, "an all-dash column is left out"
+    html = side_by_side(comparison_table([on_mnist, on_cifar], quick, "t", full=full), percent=("x",)).to_html()
+    assert "x (%)" in html and "50.00" in html and "nan" not in html.lower()  # 0.5 shown as 50.00, a dash for none
 
 
 def test_the_table_contract_fails_on_a_misspelled_row_id(isolated, toy_experiment):

@@ -28,7 +28,7 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from weightspace.report import Reference, lookup, printed
+from weightspace.report import Reference, dataset_of, lookup, printed, same_data
 from weightspace.results import Result, ResultFileError, code_version, load_result
 
 TOLERANCE = 1.0  # points, where the paper prints no interval (the paper-scale issue's rule)
@@ -127,8 +127,8 @@ def _status(line: Line, full: Result | None, ours: float | None, quick: str) -> 
         return f"quick scale only (full, on {line.data}: {command})"
     if _stale(full):
         return "stale: the code changed since this full result (rerun it)"
-    dataset = str(full.data.get("dataset", ""))
-    if dataset.replace("-", "").lower() != line.data.replace("-", "").lower():
+    dataset = dataset_of(full)
+    if not same_data(dataset, line.data):
         return f"full recipe on {dataset or 'other data'} (paper: {line.data}); not compared"
     paper = line.paper_value()
     if ours is None or paper is None:
@@ -153,7 +153,7 @@ def frame(lines: Sequence[Line] | None = None, links: bool = False) -> pd.DataFr
         where = ""
         if full is not None:
             p = full.provenance
-            where = (f"{full.data.get('dataset', '?')}, {p.get('device', '?')}, "
+            where = (f"{dataset_of(full) or '?'}, {p.get('device', '?')}, "
                      f"{(p.get('wall_time_s') or 0) / 60:.0f} min")
         item = f'<a href="{line.page.removeprefix("notebooks/")}.html">{line.item}</a>' if links else line.item
         rows.append({"paper": line.paper, "item": item, "headline": line.what,

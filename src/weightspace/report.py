@@ -8,11 +8,13 @@ never typed by hand.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from weightspace.results import Result, all_results, load_result
 from weightspace.tables import TableContractError, check_references
@@ -20,20 +22,58 @@ from weightspace.tables import TableContractError, check_references
 
 @dataclass(frozen=True)
 class Reference:
-    """One number printed in a paper: where (``source``, ``row``), what (``metric``) and its ``value``."""
+    """One number printed in a paper: where (``source``, ``row``), what (``metric``) and its ``value``.
+
+    ``data`` is the dataset the paper measured it on, as results name it (``"MNIST"``,
+    ``"CIFAR10"``), or ``None`` for a property of the architecture or the method alone
+    (a parameter count, an exactness), which any run of the paper's architecture measures;
+    ``""`` (not stated) is never compared.
+    """
 
     source: str
     row: str
     metric: str
     value: float
     label: str = ""
+    data: str | None = ""
 
 
-def references(source: str, metrics: Sequence[str], rows: Sequence[tuple]) -> list[Reference]:
-    """References for a printed table: ``rows`` of ``(row, label, value per metric...)``; ``None`` = not printed."""
-    return [Reference(source, row, metric, value, label)
+def references(source: str, metrics: Sequence[str], rows: Sequence[tuple], *, data: str | None) -> list[Reference]:
+    """References for a printed table: ``rows`` of ``(row, label, value per metric...)``; ``None`` = not printed.
+
+    ``data``: the dataset of the whole table (see :class:`Reference`).
+    """
+    return [Reference(source, row, metric, value, label, data)
             for row, label, *values in rows
             for metric, value in zip(metrics, values, strict=True) if value is not None]
+
+
+def dataset_of(result: Result | None) -> str | None:
+    """The dataset a result ran on, as its data description names it (``None``: none or several)."""
+    if result is None:
+        return None
+    if "dataset" in result.data:
+        return str(result.data["dataset"])
+    datasets = result.data.get("datasets", {})
+    return str(next(iter(datasets.values())).get("dataset")) if len(datasets) == 1 else None
+
+
+def same_data(a: str | None, b: str | None) -> bool:
+    """Two dataset names mean the same data (``"CIFAR-10"`` is ``"CIFAR10"``)."""
+    def norm(name: str | None) -> str:
+        return (name or "").replace("-", "").replace(" ", "").lower()
+    return a is not None and b is not None and norm(a) == norm(b)
+
+
+def comparable(ref: Reference, result: Result | None) -> bool:
+    """``result`` measures what the paper measured for ``ref``: a difference between them means something.
+
+    That is the paper's architecture and recipe (the full profile) on the paper's data, or, for
+    a property of the architecture or method (``ref.data is None``), any run that computes it.
+    """
+    if result is None:
+        return False
+    return ref.data is None or (result.profile == "full" and same_data(dataset_of(result), ref.data))
 
 
 def printed(references: Sequence[Reference], row: str, metric: str) -> float:
@@ -60,8 +100,11 @@ def comparison_table(references: Sequence[Reference], result: Result, table: str
     """Paper | full-profile result (if committed) | this run | difference, one line per reference value.
 
     ``full=True`` loads the committed ``results/full`` result of the same experiment
-    (if any); pass a :class:`Result` or ``None`` to choose. The difference is
-    this run minus the paper. A row this run could not compute says why in ``note``.
+    (if any); pass a :class:`Result` or ``None`` to choose. The difference is ours
+    minus the paper, and only where ours measures what the paper did (:func:`comparable`):
+    the full result, or this run where it is itself comparable; elsewhere a quick run
+    stands in for the paper's setting and no difference is shown. ``note`` says why a
+    row is missing, or what ran in the paper's slot where another setting filled it.
     """
     _check_rows(references, result, table)
     if full is True:
@@ -70,12 +113,35 @@ def comparison_table(references: Sequence[Reference], result: Result, table: str
     for ref in references:
         ours, note = lookup(result, table, ref.row, ref.metric)
         full_value, _ = lookup(full or None, table, ref.row, ref.metric)
+        versus = result if comparable(ref, result) else full if comparable(ref, full or None) else None
+        versus_value = ours if versus is result else full_value
         records.append({
             "source": ref.source, "row": ref.label or ref.row, "metric": ref.metric, "paper": ref.value,
-            "full (ours)": full_value, f"this run ({result.profile})": ours, "difference": ours - ref.value,
-            "note": note,
+            "full (ours)": full_value, f"this run ({result.profile})": ours,
+            "difference": versus_value - ref.value if versus is not None else np.nan,
+            "note": note or _ran(result, table, ref.row),
         })
     return pd.DataFrame.from_records(records)
+
+
+def _ran(result: Result, table: str, row: str) -> str:
+    """What ran in a paper's slot, where a row records it (``ran``: another size or factor stood in)."""
+    for rec in result.tables.get(table, []):
+        if rec.get("row") == row and rec.get("ran"):
+            return f"ran: {rec['ran']}"
+    return ""
+
+
+def stand_in(references: Sequence[Reference], result: Result) -> str:
+    """One sentence under a comparison table: what this run measured beside what the paper did."""
+    datas = sorted({ref.data for ref in references if ref.data is not None})
+    ours = result.data.get("split") or dataset_of(result) or "no dataset"
+    if all(comparable(ref, result) for ref in references):
+        return f"This run ({result.profile}) measures what the paper did, on {ours}."
+    paper = ", ".join(datas) if datas else "the paper's architectures"
+    return (f"This run ({result.profile} profile) stands in for the paper's setting ({paper}, the paper's "
+            f"architecture and recipe) on {ours}, so it is shown beside the paper's value without a difference; "
+            f"a difference appears only against a full-profile result on the paper's data.")
 
 
 def _check_rows(references: Sequence[Reference], result: Result, table: str) -> None:
@@ -90,25 +156,67 @@ def _check_rows(references: Sequence[Reference], result: Result, table: str) -> 
     check_references(result.experiment, table, declared[table], [ref.row for ref in references], configs)
 
 
-def side_by_side(df: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """A comparison table pivoted to one line per paper row: for each metric, paper | full | this run | difference."""
+def side_by_side(df: pd.DataFrame, digits: int = 2, percent: Sequence[str] = ()) -> Styler:
+    """A comparison table pivoted to one line per paper row, styled for the book.
+
+    For each metric: paper | full (ours) | this run | difference, less any column with
+    no value at all (no full result committed, no comparable run). Headers are words,
+    ``percent`` metrics (accuracies stored as fractions) are shown ×100, every number
+    has ``digits`` decimals (counts none), a missing value is a dash, and there is no
+    index column. The table's HTML id is fixed by its content, so re-running a
+    notebook reproduces its output byte for byte.
+    """
     value_cols = [c for c in df.columns if c in ("paper", "full (ours)", "difference") or c.startswith("this run")]
-    wide = df.pivot_table(index="row", columns="metric", values=value_cols, sort=False, dropna=False)
+    scaled = df.copy()
+    for col in value_cols:
+        scaled[col] = [v * 100.0 if m in percent else v for v, m in zip(scaled[col], scaled["metric"])]
+    wide = scaled.pivot_table(index="row", columns="metric", values=value_cols, sort=False, dropna=False)
     wide = wide.swaplevel(0, 1, axis=1)
     metrics = list(dict.fromkeys(df["metric"]))
     wide = wide.reindex(columns=pd.MultiIndex.from_product([metrics, value_cols]))
     wide = wide.reindex(list(dict.fromkeys(df["row"])))
-    wide.index.name, wide.columns.names = None, [None, None]
-    return wide.round(digits).astype(object).map(_cell)
+    wide = wide.loc[:, wide.notna().any(axis=0)]
+    notes = df.groupby("row", sort=False)["note"].agg(lambda s: "; ".join(dict.fromkeys(n for n in s if n)))
+    if notes.str.len().any():
+        wide[("", "note")] = notes.reindex(wide.index).fillna("")
+    wide = wide.reset_index(names=[("", "row")])
+    wide.columns = pd.MultiIndex.from_tuples([(header(m, m in percent), c) for m, c in wide.columns])
+    uid = hashlib.sha256(wide.to_json().encode()).hexdigest()[:10]
+    return wide.style.set_uuid(f"cmp{uid}").hide(axis="index").format(lambda v: _cell(v, digits))
 
 
-def _cell(value: object) -> object:
-    """Print a missing value as a dash and a whole number (a count) without decimals."""
+def table(df: pd.DataFrame, digits: int = 2, percent: Sequence[str] = (), index: bool = False) -> Styler:
+    """Any other table of a page, styled as :func:`side_by_side`: word headers, ``percent`` columns
+    (fractions) ×100, ``digits`` decimals, dashes for missing values, no index column (``index=True``
+    keeps a meaningful one as the first column) and a fixed HTML id."""
+    shown = (df.reset_index() if index else df).copy()
+    for col in percent:
+        shown[col] = shown[col] * 100.0
+    shown.columns = [header(c, c in percent) for c in shown.columns]
+    uid = hashlib.sha256(shown.to_json().encode()).hexdigest()[:10]
+    return shown.style.set_uuid(f"tab{uid}").hide(axis="index").format(lambda v: _cell(v, digits))
+
+
+_HEADERS = {"mse": "MSE", "mb": "(MB)", "pct": "(%)", "acc": "accuracy", "top1": "top-1", "top5": "top-5",
+            "max": "largest", "fc": "FC", "kd": "KD", "psnr": "PSNR", "tsne": "t-SNE", "inr": "INR"}
+
+
+def header(name: str, percent: bool = False) -> str:
+    """A column name for people: ``predictor_mb`` -> ``predictor (MB)``, ``crossover_50`` -> ``crossover 50``."""
+    words = [_HEADERS.get(w, w) for w in str(name).split("_")]
+    text = " ".join(words)
+    return f"{text} (%)" if percent and not text.endswith("(%)") else text
+
+
+def _cell(value: object, digits: int) -> str:
+    """A missing value as a dash, a whole number of 100 or more (a count) without decimals, else ``digits``."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "—"
-    if isinstance(value, float) and value.is_integer() and abs(value) >= 100:
-        return int(value)
-    return value
+    if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer() and abs(value) >= 100):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.{digits}f}"
+    return str(value)
 
 
 def provenance_table(results: Sequence[Result] | None = None) -> pd.DataFrame:

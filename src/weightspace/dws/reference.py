@@ -27,11 +27,11 @@ _CLASSIFICATION_STD = {
     "dwsnet": (0.57, 0.48, 0.38),
 }
 MNIST_INR = references("INR classification table (MNIST INRs)", ("accuracy",),
-                       [(r, label, mnist) for r, label, mnist, _, _ in _CLASSIFICATION if mnist is not None])
+                       [(r, label, mnist) for r, label, mnist, _, _ in _CLASSIFICATION if mnist is not None], data="MNIST")
 FASHION_MNIST_INR = references("INR classification table (Fashion-MNIST INRs)", ("accuracy",),
-                               [(r, label, f) for r, label, _, f, _ in _CLASSIFICATION if f is not None])
+                               [(r, label, f) for r, label, _, f, _ in _CLASSIFICATION if f is not None], data="Fashion-MNIST")
 DOMAIN_ADAPTATION = references("Domain adaptation table (CIFAR-10 -> corrupted)", ("accuracy",),
-                               [(r, label, c) for r, label, _, _, c in _CLASSIFICATION])
+                               [(r, label, c) for r, label, _, _, c in _CLASSIFICATION], data="CIFAR10")
 MNIST_INR_STD = {r: s[0] for r, s in _CLASSIFICATION_STD.items() if s[0] is not None}
 FASHION_MNIST_INR_STD = {r: s[1] for r, s in _CLASSIFICATION_STD.items() if s[1] is not None}
 DOMAIN_ADAPTATION_STD = {r: s[2] for r, s in _CLASSIFICATION_STD.items()}
@@ -46,7 +46,7 @@ _SINE = [  # row, label, test MSE with 50 training INRs, with 800 (read off the 
 ]
 SINE_REGRESSION = references("Sine-wave regression figure (approximate)", ("mse",),
                              [(f"{r}/{n}", f"{label}, {n} INRs", v) for r, label, *values in _SINE
-                              for n, v in zip((50, 800), values)])
+                              for n, v in zip((50, 800), values)], data="sine waves")
 
 
 def paper_table(refs, stds: dict[str, float | None], full=None, table: str = "") -> pd.DataFrame:

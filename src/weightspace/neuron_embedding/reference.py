@@ -15,9 +15,11 @@ _T1 = [  # row, label, parameters, accuracy (%), CE loss
     ("resnet9-sep", "CIFAR-10 ResNet9 (sep.)", 287818, 88.21, 0.4312),
     ("resnet9-emb", "CIFAR-10 ResNet9 (emb.)", 98298, 86.90, 0.4469),
 ]
-TABLE1 = references("Table 1", ("parameters", "accuracy", "loss"), _T1)
-TABLE1_MNIST = [r for r in TABLE1 if not r.row.startswith("resnet9")]  # experiment neuron_embedding.table1
-TABLE1_CIFAR10 = [r for r in TABLE1 if r.row.startswith("resnet9")]  # neuron_embedding.table1_cifar10 (full only)
+TABLE1_MNIST = references("Table 1", ("parameters", "accuracy", "loss"),  # experiment neuron_embedding.table1
+                          [r for r in _T1 if not r[0].startswith("resnet9")], data="MNIST")
+TABLE1_CIFAR10 = references("Table 1", ("parameters", "accuracy", "loss"),  # neuron_embedding.table1_cifar10
+                            [r for r in _T1 if r[0].startswith("resnet9")], data="CIFAR10")
+TABLE1 = TABLE1_MNIST + TABLE1_CIFAR10
 
 _T2 = [  # row, label, free parameters, accuracy (%), weight MSE
     ("reference", "Reference (direct)", 318010, 97.48, None),
@@ -27,15 +29,15 @@ _T2 = [  # row, label, free parameters, accuracy (%), weight MSE
     ("d8", "Neuron embedding (8 dims)", 9552, 65.61, 0.00177),
     ("d4", "Neuron embedding (4 dims)", 4776, 20.72, 0.00414),
 ]
-TABLE2 = references("Table 2", ("parameters", "accuracy", "mse"), _T2)
+TABLE2 = references("Table 2", ("parameters", "accuracy", "mse"), _T2, data="MNIST")
 REFERENCE_WEIGHT_MEAN_SQUARE = Reference("Section 4.2", "reference", "weight_mean_square", 0.0152,
-                                         "Mean-squared amplitude of the reference weights")
+                                         "Mean-squared amplitude of the reference weights", "MNIST")
 
 _T3 = [  # row, label, target, source, 50% crossover, 100% crossover (accuracy %)
     ("direct", "Direct encoding", 97.48, 97.66, 61.73, 9.83),
     ("emb", "Neuron embedding", 97.38, 97.41, 92.83, 79.03),
 ]
-TABLE3 = references("Table 3", ("target", "source", "crossover_50", "crossover_100"), _T3)
+TABLE3 = references("Table 3", ("target", "source", "crossover_50", "crossover_100"), _T3, data="MNIST")
 
 
 def _gap(table: list[Reference], a: str, b: str) -> float:

@@ -9,7 +9,10 @@ Chromium driven over the Chrome DevTools Protocol (a minimal websocket client
 from the standard library), and checks in the rendered page that
 
 * every <img> has loaded (complete and naturalWidth > 0);
-* every table of the built HTML is in the page and has at least one row;
+* every table of the built HTML is in the page, has at least one row and fits
+  the article column at the viewport's width (no horizontal scroll bar);
+* every image of the article is a numbered <figure> with a <figcaption> and
+  alt text that is not a file name, and the page links a favicon;
 * MathJax has typeset every formula: each Sphinx math element holds an
   <mjx-container>, no <mjx-merror> is left, no raw TeX delimiters
   (\\( \\) \\[ \\] $$ \\begin{) remain in visible text outside code, and no
@@ -67,7 +70,7 @@ CHROMIUM_FLAGS = [
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",
 ]
-VIEWPORT = (1280, 900)
+VIEWPORT = (1400, 900)  # the width the issue reads the book at
 MAX_SCREENSHOT_HEIGHT = 12000
 
 
@@ -359,12 +362,27 @@ CHECK_JS = r"""
   }
   out.math.raw_tex = raw;
 
-  // Tables.
+  // Tables, and how far each reaches past the article column (a horizontal scroll bar hides that part).
+  const article = document.querySelector('article, main') || document.body;
+  const right = article.getBoundingClientRect().right;
   for (const table of document.querySelectorAll('table')) {
     const rect = table.getBoundingClientRect();
     out.tables.push({rows: table.rows.length, width: rect.width, height: rect.height,
+                     overflow: Math.max(0, table.scrollWidth - table.clientWidth, rect.right - right),
                      id: table.id || (table.closest('[id]') || {}).id || null});
   }
+
+  // Figures: every image of the article is a numbered <figure> with a caption and real alt text.
+  out.figures = [];
+  for (const img of article.querySelectorAll('img')) {
+    const figure = img.closest('figure');
+    const alt = (img.getAttribute('alt') || '').trim();
+    out.figures.push({src: img.getAttribute('src'), alt: alt,
+                      caption: !!(figure && figure.querySelector('figcaption')),
+                      numbered: !!(figure && figure.querySelector('.caption-number')),
+                      alt_is_name: alt === '' || /\.(png|jpe?g|svg|gif)$/i.test(alt)});
+  }
+  out.favicon = !!document.querySelector('link[rel~="icon"]');
   out.title = document.title;
   return out;
 })()
@@ -530,6 +548,16 @@ def check_page(browser: Browser, base: str, rel: str, html_file: Path, timeout: 
     for i, table in enumerate(tables):
         if table["rows"] == 0:
             problems.append(f"table {i + 1} ({table['id']}) has no rows")
+        if table.get("overflow", 0) > 2 and table["width"] > 0:
+            problems.append(f"table {i + 1} ({table['id']}) is {table['overflow']:.0f} px wider than the page "
+                            f"at {VIEWPORT[0]} px (a scroll bar hides it)")
+    for fig in info.get("figures", []):
+        if not fig["caption"] or not fig["numbered"]:
+            problems.append(f"image {fig['src']} is not a numbered figure with a caption")
+        if fig["alt_is_name"]:
+            problems.append(f"image {fig['src']} has no alt text (alt={fig['alt']!r})")
+    if not info.get("favicon"):
+        problems.append("no favicon link")
 
     math = info["math"]
     if expected["math"]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 
@@ -79,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sweep":
         return _sweep(args)
     if args.command == "list":
-        pages = _notebooks()
+        from weightspace.report import notebooks
+
+        pages = {name: page for page, names in notebooks().items() for name in names}
         for name in experiments.names():
             only = "" if "quick" in experiments.profiles(name) else "  [full profile only]"
             print(f"{name:36s} {experiments.get(name).TITLE}{only}")
@@ -118,17 +119,6 @@ def _rounded(value: object) -> object:
     if isinstance(value, dict):
         return {k: _rounded(v) for k, v in value.items()}
     return value
-
-
-def _notebooks() -> dict[str, str]:
-    """Experiment -> the notebook that runs it, found in ``notebooks/`` of this checkout (empty when installed)."""
-    from weightspace.results import project_root
-
-    found: dict[str, str] = {}
-    for path in sorted((project_root() / "notebooks").glob("*/*.ipynb")):
-        for name in re.findall(r'experiments\.run\(\\"([a-z_0-9]+\.[a-z_0-9]+)\\"', path.read_text()):
-            found.setdefault(name, str(path.relative_to(project_root())))
-    return found
 
 
 def _sweep(args: argparse.Namespace) -> int:

@@ -9,6 +9,8 @@ never typed by hand.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -16,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from weightspace.results import Result, all_results, load_result
+from weightspace.results import Result, all_results, load_result, project_root
 from weightspace.tables import TableContractError, check_references
 
 
@@ -259,3 +261,34 @@ def stored_comparison(references: Sequence[Reference], experiment: str, table: s
     """
     result = load_result(profile, experiment, seed) or Result(experiment, profile, seed, {}, "")
     return comparison_table(references, result, table, full=None).drop(columns=["full (ours)"])
+
+
+def notebooks() -> dict[str, list[str]]:
+    """Each notebook of this checkout (path from the project root) -> the experiments it runs, in page order.
+
+    Empty where the library is installed without its notebooks.
+    """
+    found: dict[str, list[str]] = {}
+    for path in sorted((project_root() / "notebooks").glob("*/*.ipynb")):
+        names = re.findall(r'experiments\.run\(\\"([a-z_0-9]+\.[a-z_0-9]+)\\"', path.read_text())
+        found[str(path.relative_to(project_root()))] = list(dict.fromkeys(names))
+    return found
+
+
+def execution_table() -> pd.DataFrame:
+    """Every paper notebook: its last execution (papermill's metadata: status, seconds, when) and the compute
+    time of the experiments it shows (the stored seed-0 results' provenance, quick and full)."""
+    rows = []
+    for page, names in notebooks().items():
+        meta = json.loads((project_root() / page).read_text()).get("metadata", {}).get("papermill", {})
+        status = ("not executed by papermill" if not meta else
+                  f"failed: {meta['exception']}" if meta.get("exception") else "ok")
+        compute = {}
+        for profile in ("quick", "full"):
+            stored = [r for n in names if (r := load_result(profile, n, 0)) is not None]
+            compute[profile] = sum(r.provenance.get("wall_time_s") or 0.0 for r in stored) if stored else None
+        rows.append({"notebook": page.removeprefix("notebooks/"), "experiments": ", ".join(names) or "—",
+                     "status": status, "notebook run (s)": meta.get("duration"),
+                     "last run": str(meta.get("end_time", ""))[:16].replace("T", " ") or "—",
+                     "quick compute (s)": compute["quick"], "full compute (s)": compute["full"]})
+    return pd.DataFrame.from_records(rows)

@@ -24,3 +24,27 @@ def test_the_status_compares_only_full_results_on_the_papers_data():
                                   "not run", "full result"))
         if status.startswith("quick scale only"):
             assert "by" not in status  # a quick run is never compared with the paper
+
+
+@pytest.mark.parametrize("line", [l for l in dashboard.LINES if l.references], ids=lambda l: f"{l.experiment}:{l.row}")
+def test_a_lines_data_is_the_data_of_the_papers_values(line):
+    from weightspace.report import same_data
+
+    datas = {r.data for r in line.references if r.row == line.row}
+    assert datas == {None} or all(same_data(d, line.data) for d in datas), (datas, line.data)
+
+
+def test_a_full_run_of_some_rows_fills_only_its_rows(tmp_path, monkeypatch):
+    from weightspace import results
+    from weightspace.results import Result, save_result
+
+    monkeypatch.setenv("WEIGHTSPACE_RESULTS", str(tmp_path))
+    line = next(l for l in dashboard.LINES if l.experiment == "neuron_embedding.table1" and l.row == "fc2-emb")
+    other = next(l for l in dashboard.LINES if l.experiment == "neuron_embedding.table1" and l.row == "conv-emb")
+    rows = [{"row": "fc2-emb", "status": "", "accuracy": 97.5}, {"row": "conv-emb", "status": "not run", "accuracy": None}]
+    save_result(Result("neuron_embedding.table1", "full", 0, {}, "h", tables={"table1": rows},
+                       data={"dataset": "MNIST"}, overrides={"rows": ["fc2-emb"]}))
+    assert results.load_result("full", "neuron_embedding.table1") is None  # no default run
+    stored = dashboard._Stored()
+    assert stored.full(line).overrides == {"rows": ["fc2-emb"]}
+    assert stored.full(other) is None, "a row the run did not compute is not filled by it"

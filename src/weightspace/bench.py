@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import pandas as pd
 import torch
 
 from weightspace import isa
@@ -197,3 +198,20 @@ def line(t: Timing | dict[str, Any]) -> str:
     if t["targets"]:
         parts.append(f"[{'met' if t['met'] else 'NOT met'}: {'; '.join(t['targets'])}]")
     return "  ".join(parts)
+
+
+def stored(folder: Path | None = None) -> list[dict[str, Any]]:
+    """Every committed report (``results/bench/*.json``), one per machine, by file name."""
+    folder = folder or results_dir() / "bench"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def frame(report: dict[str, Any]) -> pd.DataFrame:
+    """One report as a table: case, what, ours and the baseline (CPU s), ratio, rate, targets, verdict."""
+    rows = []
+    for t in report["cases"]:
+        rows.append({"case": t["name"], "what": t["what"], "ours (CPU s)": t["ours_cpu_s"],
+                     "baseline": t["baseline_name"] or "—", "baseline (CPU s)": t["baseline_cpu_s"],
+                     "ours / baseline": t["ratio"], "rate": f"{t['rate']:.2f} {t['unit']}" if t["rate"] else "—",
+                     "target": "; ".join(t["targets"]) or "—", "met": "met" if t["met"] else "NOT met"})
+    return pd.DataFrame.from_records(rows)

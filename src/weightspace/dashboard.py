@@ -28,7 +28,7 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from weightspace.report import Reference, dataset_of, lookup, printed, same_data
+from weightspace.report import Reference, dataset_of, lookup, printed, same_data, variants
 from weightspace.results import Result, ResultFileError, code_version, load_result
 
 TOLERANCE = 1.0  # points, where the paper prints no interval (the paper-scale issue's rule)
@@ -91,6 +91,16 @@ class _Stored:
                 self._read[key] = None
         return self._read[key]
 
+    def full(self, line: Line) -> Result | None:
+        """The full result of ``line``: the default run, else a run with overrides that has the line's row."""
+        default = self("full", line.experiment, 0)
+        if default is not None:
+            return default
+        for result in variants("full", line.experiment, 0):
+            if any(rec.get("row") == line.row and not rec.get("status") for rec in result.tables.get(line.table, [])):
+                return result
+        return None
+
 
 def _stale(result: Result) -> bool:
     """The result is older than the code or config its experiment has now (its kernels may differ from ours:
@@ -147,7 +157,7 @@ def frame(lines: Sequence[Line] | None = None, links: bool = False) -> pd.DataFr
     """
     rows, stored = [], _Stored()
     for line in lines if lines is not None else LINES:
-        full = stored("full", line.experiment, 0)
+        full = stored.full(line)
         ours = _value(full, line) if full is not None else None
         quick = _quick(line, stored)
         where = ""
@@ -155,6 +165,8 @@ def frame(lines: Sequence[Line] | None = None, links: bool = False) -> pd.DataFr
             p = full.provenance
             where = (f"{dataset_of(full) or '?'}, {p.get('device', '?')}, "
                      f"{(p.get('wall_time_s') or 0) / 60:.0f} min")
+            if full.overrides:
+                where += f" (run with {', '.join(f'--set {k}={v}' for k, v in full.overrides.items())})"
         item = f'<a href="{line.page.removeprefix("notebooks/")}.html">{line.item}</a>' if links else line.item
         rows.append({"paper": line.paper, "item": item, "headline": line.what,
                      "paper value": _fmt(line.paper_value()), "ours, full": _fmt(ours),

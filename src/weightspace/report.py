@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from weightspace.results import Result, all_results, load_result, project_root
+from weightspace.results import Result, all_results, load_result, project_root, read_result, results_dir
 from weightspace.tables import TableContractError, check_references
 
 
@@ -95,6 +95,13 @@ def lookup(result: Result | None, table: str, row: str, metric: str) -> tuple[fl
             value = rec.get(metric)
             return (np.nan if value is None else float(value)), rec.get("status", "")
     return np.nan, "not in this run"
+
+
+def variants(profile: str, experiment: str, seed: int = 0) -> list[Result]:
+    """The stored results of ``experiment`` run with overrides (``--set``: e.g. a subset of its rows)."""
+    paper, _, section = experiment.partition(".")
+    pattern = f"{section}{f'-seed{seed}' if seed else ''}-set*.json"
+    return [read_result(path) for path in sorted((results_dir() / profile / paper).glob(pattern))]
 
 
 def comparison_table(references: Sequence[Reference], result: Result, table: str,

@@ -19,17 +19,15 @@ results of seeds 0-2 (mean ± std), and computes a status:
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from dataclasses import dataclass
 from typing import Sequence
 
 import pandas as pd
-import torch
 
-from weightspace.report import Reference, dataset_of, lookup, printed, same_data, variants
-from weightspace.results import Result, ResultFileError, code_version, load_result
+from weightspace.report import Reference, dataset_of, lookup, printed, same_data, stale, variants
+from weightspace.results import Result, ResultFileError, load_result
 
 TOLERANCE = 1.0  # points, where the paper prints no interval (the paper-scale issue's rule)
 SEEDS = (0, 1, 2)
@@ -102,20 +100,6 @@ class _Stored:
         return None
 
 
-def _stale(result: Result) -> bool:
-    """The result is older than the code or config its experiment has now (its kernels may differ from ours:
-    a full result keeps the machine's native ones, so its cache key is not recomputed here)."""
-    from weightspace import experiments
-
-    try:
-        cfg = experiments.config(result.experiment, result.profile, **result.overrides)
-    except (KeyError, ValueError):
-        return True
-    now = json.loads(json.dumps(cfg, default=str))
-    return (result.provenance.get("code_version") != code_version(result.experiment) or result.config != now
-            or result.provenance.get("torch") != torch.__version__)
-
-
 def _fmt(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
@@ -135,7 +119,7 @@ def _status(line: Line, full: Result | None, ours: float | None, quick: str) -> 
         if quick == "—":
             return f"not run: needs {line.data} ({command})"
         return f"quick scale only (full, on {line.data}: {command})"
-    if _stale(full):
+    if stale(full):
         return "stale: the code changed since this full result (rerun it)"
     dataset = dataset_of(full)
     if not same_data(dataset, line.data):

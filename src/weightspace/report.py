@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+import torch
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from weightspace.results import Result, all_results, load_result, project_root, read_result, results_dir
+from weightspace.results import (Result, all_results, code_version, load_result, project_root, read_result,
+                                 results_dir)
 from weightspace.tables import TableContractError, check_references
 
 
@@ -97,6 +99,23 @@ def lookup(result: Result | None, table: str, row: str, metric: str) -> tuple[fl
     return np.nan, "not in this run"
 
 
+def stale(result: Result) -> bool:
+    """``result`` is older than the code or config its experiment has now (rerun it to trust it).
+
+    A full result keeps the kernels of the machine that made it, so its cache key is not
+    recomputed here: its code version, config and torch are compared instead.
+    """
+    from weightspace import experiments
+
+    try:
+        cfg = experiments.config(result.experiment, result.profile, **result.overrides)
+    except (KeyError, ValueError):
+        return True
+    now = json.loads(json.dumps(cfg, default=str))
+    return (result.provenance.get("code_version") != code_version(result.experiment) or result.config != now
+            or result.provenance.get("torch") != torch.__version__)
+
+
 def variants(profile: str, experiment: str, seed: int = 0) -> list[Result]:
     """The stored results of ``experiment`` run with overrides (``--set``: e.g. a subset of its rows)."""
     paper, _, section = experiment.partition(".")
@@ -122,6 +141,8 @@ def comparison_table(references: Sequence[Reference], result: Result, table: str
     for ref in references:
         ours, note = lookup(result, table, ref.row, ref.metric)
         full_value, _ = lookup(full or None, table, ref.row, ref.metric)
+        if full and not np.isnan(full_value) and stale(full):
+            note = "; ".join(filter(None, [note, "the full result is stale: its code changed since (rerun it)"]))
         versus = result if comparable(ref, result) else full if comparable(ref, full or None) else None
         versus_value = ours if versus is result else full_value
         records.append({

@@ -460,3 +460,13 @@ def test_cli_shows_a_config_and_lists_full_only_experiments(capsys):
 def test_an_empty_dict_cannot_replace_a_recipe():
     with pytest.raises(ValueError, match="'recipes' = {} is not allowed: it takes a non-empty dict"):
         experiments.check_override("recipes", {}, {"train": {"steps": 1}})
+
+
+def test_a_stale_full_result_is_marked_in_the_comparison(isolated, toy_experiment):
+    from weightspace.report import Reference, comparison_table, stale
+
+    quick, full = experiments.run("toy.exp"), experiments.run("toy.exp", profile="full")
+    ref = Reference("Table 9", "a", "x", 0.5, data=None)
+    assert not stale(full) and "stale" not in comparison_table([ref], quick, "t", full=full).loc[0, "note"]
+    old = dataclasses.replace(full, provenance={**full.provenance, "code_version": "an older code"})
+    assert stale(old) and "stale" in comparison_table([ref], quick, "t", full=old).loc[0, "note"]

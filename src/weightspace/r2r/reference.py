@@ -79,15 +79,15 @@ def sci(x: float) -> str:
     return f"{x:.0e}".replace("e-0", "e-")
 
 
-# The claims: margins in percentage points of accuracy, updates, parameters or output difference.
+# The claims: margins in percentage points of accuracy, evaluation images, updates, parameters or output difference.
 def _points(a: Value) -> Value:
     """An accuracy stored as a fraction, in percentage points."""
     return lambda r: 100 * a(r)
 
 
 def _same(a: Value, b: Value) -> Value:
-    """``a`` and ``b`` count the same correct evaluation images: margin (points), half an image less ``|a - b|``."""
-    return lambda r: round(100 * (0.5 / r.data["eval"] - abs(a(r) - b(r))), 9)
+    """``a`` and ``b`` count the same correct evaluation images: margin (images), half an image less the gap."""
+    return lambda r: 0.5 - round(abs(a(r) - b(r)) * r.data["eval"], 6)
 
 
 def _within(values: Sequence[Value], tol: float) -> Value:
@@ -138,7 +138,7 @@ def _schedule_claims(table: str, figure: str, verb: str, late_s: int, scratch_s:
               "points", "late_no_loss"),
         Claim("right after the transform the student scores the teacher's accuracy",
               "Section 3: the transform preserves the function",
-              all_of(*[_same(after(q), before(q)) for q in ("quarter1", "quarter2", "quarter3")]), "points",
+              all_of(*[_same(after(q), before(q)) for q in ("quarter1", "quarter2", "quarter3")]), "images",
               "preserved"),
     ]
 
@@ -149,7 +149,7 @@ def _convergence_claims(table: str, figure: str, r2r: str, net2net: str, paper_c
     reach, teacher = _updates_to_teacher(table), cell(table, "accuracy")("teacher")
     return [
         Claim(f"{r2r} and {net2net} start at the teacher's accuracy", "Section 3: the transforms preserve the function",
-              all_of(_same(after("r2r"), teacher), _same(after("net2net"), teacher)), "points", "preserved"),
+              all_of(_same(after("r2r"), teacher), _same(after("net2net"), teacher)), "images", "preserved"),
         Claim("random padding starts below the teacher's accuracy", f"{figure}: random padding, the control",
               greater(_points(teacher), _points(after("random"))), "points", "random_below"),
         Claim(f"from scratch reaches the teacher's accuracy later than {r2r} and {net2net}",

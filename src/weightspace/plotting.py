@@ -45,7 +45,8 @@ def figure(name: str, fig: Figure, result: Result) -> None:
     """
     from myst_nb import glue  # the book's dependency, not the library's
 
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:  # a figure drawn with constrained layout (or a rect) keeps its own
+        fig.tight_layout()
     glue(name, fig, display=False)
     glue(f"{name}_facts", facts(result), display=False)
     plt.close(fig)

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -186,13 +186,14 @@ def _check_rows(references: Sequence[Reference], result: Result, table: str) -> 
     check_references(result.experiment, table, declared[table], [ref.row for ref in references], configs)
 
 
-def side_by_side(df: pd.DataFrame, digits: int = 2, percent: Sequence[str] = ()) -> Styler:
+def side_by_side(df: pd.DataFrame, digits: int | Mapping[str, int] = 2, percent: Sequence[str] = ()) -> Styler:
     """A comparison table pivoted to one line per paper row, styled for the book.
 
     For each metric: paper | full (ours) | this run | difference, less any column with
     no value at all (no full result committed, no comparable run). Headers are words,
     ``percent`` metrics (accuracies stored as fractions) are shown ×100, every number
-    has ``digits`` decimals (counts none), a missing value is a dash, and there is no
+    has ``digits`` decimals (a mapping gives them per metric, e.g. ``{"updates": 0}``; counts of
+    100 or more have none), a missing value is a dash, and there is no
     index column. The table's HTML id is fixed by its content, so re-running a
     notebook reproduces its output byte for byte.
     """
@@ -210,9 +211,16 @@ def side_by_side(df: pd.DataFrame, digits: int = 2, percent: Sequence[str] = ())
     if notes.str.len().any():
         wide[("", "note")] = notes.reindex(wide.index).fillna("")
     wide = wide.reset_index(names=[("", "row")])
+    metric_of = [m for m, _ in wide.columns]
     wide.columns = pd.MultiIndex.from_tuples([(header(m, m in percent), c) for m, c in wide.columns])
     uid = hashlib.sha256(wide.to_json().encode()).hexdigest()[:10]
-    return wide.style.set_uuid(f"cmp{uid}").hide(axis="index").format(lambda v: _cell(v, digits))
+    styler = wide.style.set_uuid(f"cmp{uid}").hide(axis="index")
+    return styler.format({col: (lambda v, d=_digits(digits, m): _cell(v, d)) for col, m in zip(wide.columns, metric_of)})
+
+
+def _digits(digits: int | Mapping[str, int], metric: str) -> int:
+    """The decimals of ``metric``: ``digits`` itself, or its entry (default 2) where it is a mapping."""
+    return digits if isinstance(digits, int) else digits.get(metric, 2)
 
 
 def table(df: pd.DataFrame, digits: int = 2, percent: Sequence[str] = (), index: bool = False) -> Styler:

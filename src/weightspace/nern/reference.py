@@ -169,7 +169,6 @@ _t10 = {f: printed(TABLE10, f, "accuracy") for f in _FACTORS}
 _t10_orig = {f: printed(TABLE10, f, "original") for f in _FACTORS}
 _df = cell("table4", "accuracy")
 _t4 = {h: {k: printed(TABLE4, f"resnet20-{h}-{k}", "accuracy") for k in ("recon", "noise")} for h in _SLOTS}
-_t4_gap = {h: _t4[h]["noise"] - _t4[h]["recon"] for h in _SLOTS}
 _t6, _t6_rec, _t7 = cell("table6", "accuracy"), cell("table6", "recon"), cell("table7", "accuracy")
 _p6 = {k: printed(TABLE6, k, "accuracy") for k in ("recon", "distill", "all")}
 _p7 = {k: printed(TABLE7, k, "accuracy") for k in ("all", "layer", "uniform", "weighted")}
@@ -213,17 +212,13 @@ CLAIMS: dict[str, list[Claim]] = {
                 f"Table 4: {_t4[h]['noise']:.2f} vs {_t4[h]['recon']:.2f}",
                 greater(_df(f"resnet20-{h}-noise"), _df(f"resnet20-{h}-recon")), "points", f"noise_{size}")
           for h, size in zip(_SLOTS, ("smaller", "larger"))),
-        Claim("gain larger than the paper's, both sizes",
-              "Table 4: " + ", ".join(f"+{_t4_gap[h]:.2f} (h = {h})" for h in _SLOTS),
-              all_of(*(greater(_df(f"resnet20-{h}-noise"), _df(f"resnet20-{h}-recon"), _t4_gap[h]) for h in _SLOTS)),
-              "points", "gain_wider"),
     ],
     "ablations": [
         Claim("all losses > L_recon only > distillation only",
               f"Table 6: {_p6['all']:.2f}, {_p6['recon']:.2f}, {_p6['distill']:.2f}",
               decreasing([_t6("all"), _t6("recon"), _t6("distill")]), "points", "loss_order"),
-        Claim("all losses − L_recon only wider than the paper's gap", f"Table 6: +{_p6['all'] - _p6['recon']:.2f}",
-              greater(_t6("all"), _t6("recon"), _p6["all"] - _p6["recon"]), "points", "loss_gap"),
+        Claim("all losses > L_recon only", f"Table 6: {_p6['all']:.2f} vs {_p6['recon']:.2f}",
+              greater(_t6("all"), _t6("recon")), "points", "all_recon"),
         Claim("all losses: RMSE within 5% of L_recon only's", "Fig. 4: distillation gains accuracy, not RMSE",
               lambda r: 0.05 * _t6_rec("recon")(r) - abs(_t6_rec("all")(r) - _t6_rec("recon")(r)),
               "RMSE", "same_recon"),
@@ -255,7 +250,7 @@ CLAIMS: dict[str, list[Claim]] = {
               above(_kernel_correlation, 0.8), "correlation", "kernels"),
     ],
     "appendix": [
-        Claim("mean eq. 6 distance none > in-filter > cross-filter",
+        Claim("mean eq. (6) distance none > in-filter > cross-filter",
               "Section 3.3, Fig. 2: the orderings smooth the kernels",
               decreasing([_mean_distance(m) for m in ("none", "in_filter", "cross_filter")]), "distance", "smooth"),
     ],

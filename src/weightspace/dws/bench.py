@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from weightspace.bench import Case
 from weightspace.dws.bench_inr import CASES as INR_CASES
-from weightspace.dws.layers import DWSLayer, WSReLU, _is_set
+from weightspace.dws.layers import DWSLayer, WSBatchNorm, WSReLU, _is_set
 from weightspace.dws.models import DWSNet
 from weightspace.dws.space import WeightSpace
 
@@ -99,16 +99,29 @@ class ReferenceLayer(nn.Module):
         return reference_forward(self.layer, space)
 
 
+class ReferenceBatchNorm(nn.Module):
+    """``norm``'s tensors normalised one ``nn.BatchNorm1d`` call at a time (the same modules), as before fusing."""
+
+    def __init__(self, norm: WSBatchNorm) -> None:
+        super().__init__()
+        self.norm = norm
+
+    def forward(self, space: WeightSpace) -> WeightSpace:
+        return WeightSpace.from_tensors([n(x.flatten(2)).view_as(x) for n, x in zip(self.norm.norms, space.tensors())])
+
+
 def reference_model(model: nn.Module) -> nn.Module:
     """A copy of ``model`` (same parameter values) whose every :class:`DWSLayer` runs term by term.
 
-    Its ReLUs run out of place, as before (the reference layer returns broadcast views).
+    Its ReLUs run out of place and its :class:`WSBatchNorm` one tensor at a time, as before
+    (the reference layer returns broadcast views).
     """
     model = copy.deepcopy(model)
+    replace = {DWSLayer: ReferenceLayer, WSBatchNorm: ReferenceBatchNorm}
     found = [(parent, name, child) for parent in model.modules() for name, child in parent.named_children()
-             if isinstance(child, DWSLayer)]
+             if type(child) in replace]
     for parent, name, child in found:
-        setattr(parent, name, ReferenceLayer(child))
+        setattr(parent, name, replace[type(child)](child))
     for module in model.modules():
         if isinstance(module, WSReLU):
             module.inplace = False

@@ -568,17 +568,106 @@ class WSDropout(nn.Module):
         return space.map(self.dropout)
 
 
+class _BatchNormFunction(torch.autograd.Function):
+    """Batch normalisation of several tensors with their batch statistics, as one autograd node.
+
+    Tensor ``i`` ``[B, C, ...]`` is normalised per channel over the batch and its
+    entries, as ``nn.BatchNorm1d`` in training: ``y = x * a + s`` with
+    ``a = w / sqrt(var + eps)`` and ``s = b - mean * a`` (``var`` biased). Where
+    ``stats[i]`` is ``(running_mean, running_var, factor)`` they move towards the
+    batch mean and unbiased variance by ``factor``. The backward reads only the
+    inputs and the statistics, so the outputs may be overwritten in place (the
+    in-place ReLU after it); every output and input gradient is one new tensor
+    that also serves as the scratch buffer of its reductions.
+    """
+
+    @staticmethod
+    def forward(ctx, eps: tuple[float, ...], stats: tuple[tuple[Tensor, Tensor, float] | None, ...],
+                *tensors: Tensor) -> tuple[Tensor, ...]:
+        count = len(eps)
+        xs, weights, biases = tensors[:count], tensors[count:2 * count], tensors[2 * count:]
+        outs, means, invstds = [], [], []
+        for x, w, b, e, stat in zip(xs, weights, biases, eps, stats):
+            flat = x.reshape(x.shape[0], x.shape[1], -1)
+            n = flat.shape[0] * flat.shape[2]
+            if n == 1:
+                raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.shape}")
+            y = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+            out = y.view(flat.shape)
+            mean = flat.sum((0, 2)) / n
+            var = torch.sub(flat, mean.view(1, -1, 1), out=out).square_().sum((0, 2)) / n
+            invstd = (var + e).rsqrt()
+            scale = w * invstd
+            torch.mul(flat, scale.view(1, -1, 1), out=out).add_((b - mean * scale).view(1, -1, 1))
+            if stat is not None:
+                running_mean, running_var, factor = stat
+                running_mean.mul_(1 - factor).add_(mean, alpha=factor)
+                running_var.mul_(1 - factor).add_(var * (n / (n - 1)), alpha=factor)
+            outs.append(y)
+            means.append(mean)
+            invstds.append(invstd)
+        ctx.save_for_backward(*xs, *weights, *means, *invstds)
+        return tuple(outs)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, *grads: Tensor) -> tuple[Tensor | None, ...]:
+        count = len(grads)
+        saved = ctx.saved_tensors
+        xs, weights, means, invstds = (saved[i * count:(i + 1) * count] for i in range(4))
+        needs = ctx.needs_input_grad[2:]
+        input_grads, weight_grads, bias_grads = [], [], []
+        for i, (x, w, mean, invstd, grad) in enumerate(zip(xs, weights, means, invstds, grads)):
+            flat = x.reshape(x.shape[0], x.shape[1], -1)
+            dy = grad.reshape(flat.shape)
+            n = flat.shape[0] * flat.shape[2]
+            sum_dy = dy.sum((0, 2))
+            dx = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+            buf = dx.view(flat.shape)
+            dot = torch.sub(flat, mean.view(1, -1, 1), out=buf).mul_(dy).sum((0, 2))  # sum(dy * (x - mean))
+            a, k = w * invstd, dot * invstd * invstd / n
+            # dx = a * (dy - mean(dy) - (x - mean) * k)
+            torch.mul(flat, (-a * k).view(1, -1, 1), out=buf).addcmul_(dy, a.view(1, -1, 1))
+            buf.add_((a * (k * mean - sum_dy / n)).view(1, -1, 1))
+            input_grads.append(dx if needs[i] else None)
+            weight_grads.append(dot * invstd if needs[count + i] else None)
+            bias_grads.append(sum_dy if needs[2 * count + i] else None)
+        return (None, None, *input_grads, *weight_grads, *bias_grads)
+
+
 class WSBatchNorm(nn.Module):
-    """Batch normalisation per channel of each tensor, statistics over the batch and all entries (equivariant)."""
+    """Batch normalisation per channel of each tensor, statistics over the batch and all entries (equivariant).
+
+    One ``nn.BatchNorm1d`` per tensor holds its parameters and running statistics.
+    In training (or without running statistics) every tensor is normalised in one
+    autograd node (:class:`_BatchNormFunction`), each output a new contiguous
+    tensor; in evaluation each ``nn.BatchNorm1d`` applies its running statistics.
+
+    Shape:
+        input and output: a :class:`WeightSpace` of ``widths`` with ``channels`` channels.
+    """
 
     def __init__(self, widths: Sequence[int], channels: int) -> None:
         super().__init__()
         self.norms = nn.ModuleList(nn.BatchNorm1d(channels) for _ in tensor_axes(check_widths(widths)))
 
+    def _stats(self, norm: nn.BatchNorm1d) -> tuple[Tensor, Tensor, float] | None:
+        """``norm``'s running statistics and this step's factor (as ``nn.BatchNorm1d``), if they are updated."""
+        if not (self.training and norm.track_running_stats):
+            return None
+        norm.num_batches_tracked.add_(1)
+        factor = 1.0 / float(norm.num_batches_tracked) if norm.momentum is None else norm.momentum
+        return norm.running_mean, norm.running_var, factor
+
     def forward(self, space: WeightSpace) -> WeightSpace:
-        out = [norm(x.flatten(2)).view_as(x) for norm, x in zip(self.norms, space.tensors())]
-        M = space.num_layers
-        return WeightSpace(tuple(out[:M]), tuple(out[M:]))
+        tensors = space.tensors()
+        if not self.training and all(norm.track_running_stats for norm in self.norms):
+            out = [norm(x.flatten(2)).view_as(x) for norm, x in zip(self.norms, tensors)]
+        else:
+            out = _BatchNormFunction.apply(tuple(norm.eps for norm in self.norms),
+                                           tuple(self._stats(norm) for norm in self.norms), *tensors,
+                                           *[norm.weight for norm in self.norms], *[norm.bias for norm in self.norms])
+        return WeightSpace.from_tensors(out)
 
 
 def character_dimension(widths: Sequence[int], blocks: Iterable[str] = BLOCKS) -> int:

@@ -156,14 +156,16 @@ def product_groups(widths: Sequence[int], blocks: Iterable[str] = BLOCKS) -> lis
 
 @dataclass(frozen=True)
 class _Slot:
-    """Where one tensor sits in a group's matrix product ``[B, rows, columns]`` (``[B, rows]`` if it keeps no axis).
+    """Where one tensor sits in a group's matrix ``[rows, B, columns]``: its rows, how it is read and written.
 
     The tensor ``[B, C, *axes]`` summed over ``pooled`` (its set axes of width above
-    1 that the group does not keep; size 1 after), permuted by ``order`` (batch,
-    channels, free axes, kept axes, then the size-1 axes) and viewed as
-    ``[B, *sizes]`` is rows ``start:stop`` of the matrix (channels times free axes)
-    by its columns (the kept axes, in the group's order). ``inverse`` undoes
-    ``order``; ``scale`` is the mean's factor, ``1 / prod`` of the pooled widths.
+    1 that the group does not keep; size 1 after), permuted by ``order``
+    (channels, free axes, batch, kept axes, then the size-1 axes) and viewed as
+    ``[*row_sizes, B, *column_sizes]`` is rows ``start:stop`` of the matrix
+    (channels times free axes) by the batch and the columns (the kept axes, in the
+    group's order). ``inverse`` undoes ``order``; ``scale`` is the mean's factor,
+    ``1 / prod`` of the pooled widths. ``natural``: nothing is pooled and the
+    tensor's own layout ``[B, C, *axes]`` is already ``[B, rows, columns]``.
     """
 
     tensor: int
@@ -173,35 +175,30 @@ class _Slot:
     scale: float
     order: tuple[int, ...]
     inverse: tuple[int, ...]
-    sizes: tuple[int, ...]
-
-    @property
-    def full(self) -> bool:
-        """Nothing pooled or moved: the block is the whole tensor in its own layout."""
-        return not self.pooled and self.order == tuple(range(len(self.order)))
+    row_sizes: tuple[int, ...]
+    column_sizes: tuple[int, ...]
+    natural: bool
 
 
 @dataclass(frozen=True)
 class _Product:
-    """One group's matrix product: ``sources`` read into ``[B, cols, columns]``, mapped, written to ``targets``.
+    """One group's matrix product: ``sources`` read into ``[cols, B, columns]``, mapped, written to ``targets``.
 
-    ``columns`` is ``None`` when the group keeps no axis (a plain ``[B, cols]``
-    product). A group with a single target that is ``full`` adds its product into
-    that output in place (``fuse_target``); one with a single ``full`` source does
-    the same with the transposed product into that input's gradient (``fuse_source``).
+    A product of ``columns`` per batch element (1 when the group keeps no axis),
+    run as one matrix product over the batch. A ``direct`` group (one source and
+    one target, both ``natural``: the W->W map of a hidden weight that keeps both of
+    its axes) reads its input as it lies (``[B, cols, columns]``, a view) and adds
+    its product into the output in place, as its backward adds the transposed
+    product into the input's gradient (``baddbmm_``).
     """
 
-    columns: int | None
+    columns: int
     sources: tuple[_Slot, ...]
     targets: tuple[_Slot, ...]
 
     @property
-    def fuse_target(self) -> bool:
-        return self.columns is not None and len(self.targets) == 1 and self.targets[0].full
-
-    @property
-    def fuse_source(self) -> bool:
-        return self.columns is not None and len(self.sources) == 1 and self.sources[0].full
+    def direct(self) -> bool:
+        return len(self.sources) == 1 and len(self.targets) == 1 and self.sources[0].natural and self.targets[0].natural
 
 
 Reduction = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]  # (dims summed, the sum it starts from, dims it adds)
@@ -250,22 +247,17 @@ def _reduce(x: Tensor, steps: tuple[Reduction, ...]) -> dict[tuple[int, ...], Te
     return made
 
 
-def _matrix(slots: Sequence[_Slot], made: Sequence[dict[tuple[int, ...], Tensor]], batch: int,
-            columns: int | None, scaled: bool) -> Tensor:
-    """The group's input matrix: each slot's tensor summed (times its ``scale`` if ``scaled``) and laid out.
+def _matrix(slots: Sequence[_Slot], made: Sequence[dict[tuple[int, ...], Tensor]], batch: int, columns: int,
+            scaled: bool) -> Tensor:
+    """A group's input matrix: each slot's tensor summed (times its ``scale`` if ``scaled``) into its rows.
 
     Shape:
-        ``[B, rows, columns]`` (``[B, rows]`` when ``columns`` is ``None``); a single
-        ``full`` slot is its tensor itself, reshaped (no copy when it is contiguous).
+        ``[rows, B, columns]``.
     """
-    if len(slots) == 1 and slots[0].full:
-        x = made[slots[0].tensor][()]
-        return x.reshape(batch, slots[0].stop, -1) if columns is not None else x.reshape(batch, -1)
     first = made[slots[0].tensor][()]
-    out = torch.empty((batch, slots[-1].stop) + ((columns,) if columns is not None else ()),
-                      dtype=first.dtype, device=first.device)
+    out = torch.empty(slots[-1].stop, batch, columns, dtype=first.dtype, device=first.device)
     for s in slots:
-        block = out[:, s.start:s.stop].view(batch, *s.sizes)
+        block = out[s.start:s.stop].view(*s.row_sizes, batch, *s.column_sizes)
         source = made[s.tensor][s.pooled].permute(s.order)
         if scaled and s.scale != 1.0:
             torch.mul(source, s.scale, out=block)
@@ -275,8 +267,9 @@ def _matrix(slots: Sequence[_Slot], made: Sequence[dict[tuple[int, ...], Tensor]
 
 
 def _place(y: Tensor, slot: _Slot, batch: int) -> Tensor:
-    """Rows ``slot.start:slot.stop`` of ``y`` on the axes of ``slot``'s tensor (size 1 where they broadcast): a view."""
-    return y[:, slot.start:slot.stop].view(batch, *slot.sizes).permute(slot.inverse)
+    """Rows ``slot.start:slot.stop`` of ``y`` ``[rows, B, columns]`` on the axes of ``slot``'s tensor (size 1 where
+    they broadcast): a view ``[B, C, *axes]``."""
+    return y[slot.start:slot.stop].view(*slot.row_sizes, batch, *slot.column_sizes).permute(slot.inverse)
 
 
 def _batched(w: Tensor, batch: int) -> Tensor:
@@ -344,14 +337,15 @@ class _DWSFunction(torch.autograd.Function):
         fused: list[tuple[Tensor, Tensor] | None] = [None] * count
         matrices = []
         for product, w in zip(plan.products, maps):
-            x = _matrix(product.sources, made, batch, product.columns, scaled=True)
-            matrices.append(x)
-            if product.fuse_target:
+            if product.direct:
+                x = inputs[product.sources[0].tensor].reshape(batch, w.shape[1], product.columns)
                 fused[product.targets[0].tensor] = (w, x)
-                continue
-            y = torch.bmm(_batched(w, batch), x) if product.columns is not None else x @ w.T
-            for slot in product.targets:
-                parts[slot.tensor].append(_place(y, slot, batch))
+            else:
+                x = _matrix(product.sources, made, batch, product.columns, scaled=True)
+                y = (w @ x.view(w.shape[1], -1)).view(w.shape[0], batch, product.columns)
+                for slot in product.targets:
+                    parts[slot.tensor].append(_place(y, slot, batch))
+            matrices.append(x)
         ctx.plan = plan
         ctx.save_for_backward(*matrices, *maps)
         return tuple(_sum((batch, *shape), p, f) for shape, p, f in zip(plan.out_shapes, parts, fused))
@@ -371,19 +365,18 @@ class _DWSFunction(torch.autograd.Function):
         fused: list[tuple[Tensor, Tensor] | None] = [None] * count
         map_grads: list[Tensor | None] = []
         for product, w, x, needed in zip(plan.products, maps, matrices, needs_map):
-            g = _matrix(product.targets, made, batch, product.columns, scaled=False)
-            if not needed:
-                map_grads.append(None)
-            elif product.columns is None:
-                map_grads.append(g.T @ x)
-            else:
-                map_grads.append(torch.bmm(g, x.transpose(1, 2)).sum(0))
+            rows, cols = w.shape
+            if product.direct:
+                g = grads[product.targets[0].tensor].reshape(batch, rows, product.columns)
+                map_grads.append(torch.bmm(g, x.transpose(1, 2)).sum(0) if needed else None)
+                if needs_input[product.sources[0].tensor]:
+                    fused[product.sources[0].tensor] = (w.T, g)
+                continue
+            g = _matrix(product.targets, made, batch, product.columns, scaled=False).view(rows, -1)
+            map_grads.append(g @ x.view(cols, -1).T if needed else None)
             if not any(needs_input[s.tensor] for s in product.sources):
                 continue
-            if product.fuse_source:
-                fused[product.sources[0].tensor] = (w.T, g)
-                continue
-            h = torch.bmm(_batched(w.T, batch), g) if product.columns is not None else g @ w
+            h = (w.T @ g).view(cols, batch, product.columns)
             for slot in product.sources:
                 if needs_input[slot.tensor]:
                     part = _place(h, slot, batch)
@@ -464,11 +457,13 @@ class DWSLayer(nn.Module):
         free = [a for a in axes if not _is_set(a, self.widths)]
         rest = [a for a in axes if a not in free and a not in kept]
         pooled = tuple(dim[a] for a in rest if self.widths[a] > 1)
-        order = (0, 1, *[dim[a] for a in free + list(kept) + rest])
+        order = (1, *[dim[a] for a in free], 0, *[dim[a] for a in list(kept) + rest])
         inverse = tuple(order.index(d) for d in range(len(order)))
-        sizes = (channels, *[self.widths[a] for a in free + list(kept)], *[1] * len(rest))
+        natural = not pooled and [dim[a] for a in free + list(kept) + rest] == sorted(dim.values())
         return _Slot(index, start, start + channels * self._size(free), pooled,
-                     1.0 / math.prod(self.widths[a] for a in rest), order, inverse, sizes)
+                     1.0 / math.prod(self.widths[a] for a in rest), order, inverse,
+                     (channels, *[self.widths[a] for a in free]), (*[self.widths[a] for a in kept], *[1] * len(rest)),
+                     natural)
 
     def _make_plan(self) -> _Plan:
         products = []
@@ -480,7 +475,7 @@ class DWSLayer(nn.Module):
                     row.append(self._slot(index, g.kept, channels, start))
                     start = row[-1].stop
                 slots.append(tuple(row))
-            products.append(_Product(self._size(g.kept) if g.kept else None, *slots))
+            products.append(_Product(self._size(g.kept), *slots))
         in_shapes = tuple((self.in_channels, *[self.widths[a] for a in axes]) for axes in self.axes)
         out_shapes = tuple((self.out_channels, *[self.widths[a] for a in axes]) for axes in self.axes)
         bias_dims = tuple((0, *[2 + i for i, a in enumerate(axes) if _is_set(a, self.widths) and self.widths[a] > 1])

@@ -179,3 +179,12 @@ def test_dwsnet_equals_the_dwsnet_as_before_in_float32_at_the_bench_size():
     assert max_diff([p.grad for p in net.parameters()], [p.grad for p in ref.parameters()]) < 1e-5 * scale
     stats = lambda m: [b for n in m.modules() if isinstance(n, torch.nn.BatchNorm1d) for b in (n.running_mean, n.running_var)]
     assert max_diff(stats(net), stats(ref)) < 1e-5
+
+
+def test_bench_times_the_dwsnet_with_and_without_batch_norm_at_both_sizes_against_the_network_as_before():
+    names = {c.name for c in CASES}
+    for arch in ("2-32-32-1", "2-128-128-128-1"):
+        assert {f"dws.dwsnet_{arch}", f"dws.dwsnet_no_bn_{arch}"} <= names
+    _, ref, _ = next(c for c in CASES if c.name == "dws.dwsnet_2-32-32-1").setup()
+    kinds = [type(m).__name__ for m in ref.body]
+    assert kinds[:3] == ["ReferenceLayer", "ReferenceBatchNorm", "WSReLU"] and kinds.count("ReferenceBatchNorm") == 4

@@ -324,7 +324,10 @@ class _DWSFunction(torch.autograd.Function):
     output gradient summed over the axes its part was broadcast on (the adjoint of
     a broadcast), the transposed products, and the result broadcast back over the
     axes the input was averaged on, times the mean's factor (the adjoint of a mean);
-    each map's gradient is ``sum_b G[b] X[b]^T`` of the product's gradient and input.
+    each map's gradient is ``G X^T`` of the product's output gradient ``G`` and
+    input ``X``, summed over the batch and the columns. It saves only those inputs
+    ``X`` (the input itself for a ``direct`` group) and the maps, never an output, so
+    the outputs may be overwritten in place (the in-place ReLU after the layer).
     """
 
     @staticmethod
@@ -466,6 +469,7 @@ class DWSLayer(nn.Module):
                      natural)
 
     def _make_plan(self) -> _Plan:
+        """The :class:`_Plan` of this layer's widths, blocks and channels."""
         products = []
         for g in self.groups:
             slots = []

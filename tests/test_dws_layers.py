@@ -1,13 +1,14 @@
 """The grouped DWS layer (issue 13): the same function as the term-by-term layer, in fewer matrix products."""
 
+import copy
 import math
 
 import pytest
 import torch
 
-from weightspace.dws.bench import LAYER_CASES as CASES, reference_forward, reference_model
+from weightspace.dws.bench import LAYER_CASES as CASES, ReferenceBatchNorm, reference_forward, reference_model
 from weightspace.dws.layers import (
-    BLOCKS, DWSLayer, WSReLU, equivariant_terms, parameters_per_channel_pair, product_groups,
+    BLOCKS, DWSLayer, WSBatchNorm, WSReLU, equivariant_terms, parameters_per_channel_pair, product_groups,
 )
 from weightspace.dws.models import DWSEquivariant, DWSNet
 from weightspace.dws.space import WeightSpace
@@ -117,3 +118,73 @@ def test_bench_cases_time_the_layer_and_dwsnet_at_both_sizes_against_the_nfn_tar
     limits = {c.name: c.max_seconds for c in CASES}
     assert limits["dws.layer_2-32-32-1"] == 0.018 and limits["dws.dwsnet_no_bn_2-32-32-1"] == 0.066
     assert all(c.baseline is not None and c.max_ratio is not None for c in CASES)
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_fused_batch_norm_equals_one_batch_norm_per_tensor(momentum):
+    """Outputs, gradients and running statistics of WSBatchNorm against nn.BatchNorm1d per tensor (as before)."""
+    widths = (2, 5, 3, 4, 3)
+    torch.manual_seed(0)
+    norm = WSBatchNorm(widths, 3).double()
+    for n in norm.norms:
+        n.momentum = momentum
+        n.weight.data.uniform_(0.5, 1.5), n.bias.data.uniform_(-1, 1)
+    ref = ReferenceBatchNorm(copy.deepcopy(norm))
+    flat = (space(widths, batch=6, channels=3).flatten() * 3 + 2).requires_grad_()
+    probes = [torch.randn_like(t) for t in WeightSpace.from_flat(flat, widths, 3).tensors()]
+    for _ in range(2):  # the running statistics move twice
+        grads = []
+        for module in (norm, ref):
+            out = module(WeightSpace.from_flat(flat, widths, 3)).tensors()  # non-contiguous views of one tensor
+            assert all(t.is_contiguous() for t in out) or module is ref
+            loss = sum((t * p).sum() for t, p in zip(out, probes))
+            grads.append((out, torch.autograd.grad(loss, [flat, *module.parameters()])))
+        (ours, ours_grads), (theirs, their_grads) = grads
+        assert max_diff(ours, theirs) < 1e-12 and max_diff(ours_grads, their_grads) < 1e-12
+    stats = lambda m: [b for n in m.norms for b in (n.running_mean, n.running_var, n.num_batches_tracked)]
+    assert max_diff(stats(norm), stats(ref.norm)) < 1e-12
+    norm.eval(), ref.eval()
+    x = space(widths, batch=2, channels=3)
+    assert max_diff(norm(x).tensors(), ref(x).tensors()) < 1e-12
+
+
+def test_fused_batch_norm_is_stable_in_float32_and_refuses_one_value_per_channel():
+    """Two-pass statistics: an offset of 1000 standard deviations costs float rounding, not the digits of the offset."""
+    torch.manual_seed(0)
+    norm = WSBatchNorm((2, 32, 32, 1), 4)
+    x = space((2, 32, 32, 1), batch=8, channels=4, dtype=torch.float32).map(lambda t: (t * 0.1 + 100).requires_grad_())
+    x64 = x.map(lambda t: t.detach().double().requires_grad_())
+    out, exact = norm(x).tensors(), copy.deepcopy(norm).double()(x64).tensors()
+    assert max_diff([t.double() for t in out], exact) < 1e-3  # outputs of unit scale
+    probes = [torch.randn_like(t) for t in exact]
+    torch.autograd.backward(out, [p.float() for p in probes])
+    torch.autograd.backward(exact, probes)
+    for ours, theirs in zip(x.tensors(), x64.tensors()):
+        assert (ours.grad.double() - theirs.grad).abs().max() < 1e-3 * theirs.grad.abs().max()
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        WSBatchNorm((2, 3, 1), 2)(space((2, 3, 1), batch=1, channels=2, dtype=torch.float32))
+
+
+def test_dwsnet_equals_the_dwsnet_as_before_in_float32_at_the_bench_size():
+    """The bench's DWSNet (2-32-32-1, 32 channels, BatchNorm): outputs and parameter gradients to float rounding."""
+    torch.manual_seed(0)
+    net = DWSNet((2, 32, 32, 1), 10)
+    ref = reference_model(net)
+    x = space((2, 32, 32, 1), batch=8, channels=1, dtype=torch.float32)
+    ours, theirs = net(x), ref(x)
+    assert (ours - theirs).abs().max() / theirs.abs().max() < 1e-5
+    ours.square().sum().backward()
+    theirs.square().sum().backward()
+    scale = max(p.grad.abs().max() for p in ref.parameters())  # the biases before a BatchNorm get ~0: rounding
+    assert max_diff([p.grad for p in net.parameters()], [p.grad for p in ref.parameters()]) < 1e-5 * scale
+    stats = lambda m: [b for n in m.modules() if isinstance(n, torch.nn.BatchNorm1d) for b in (n.running_mean, n.running_var)]
+    assert max_diff(stats(net), stats(ref)) < 1e-5
+
+
+def test_bench_times_the_dwsnet_with_and_without_batch_norm_at_both_sizes_against_the_network_as_before():
+    names = {c.name for c in CASES}
+    for arch in ("2-32-32-1", "2-128-128-128-1"):
+        assert {f"dws.dwsnet_{arch}", f"dws.dwsnet_no_bn_{arch}"} <= names
+    _, ref, _ = next(c for c in CASES if c.name == "dws.dwsnet_2-32-32-1").setup()
+    kinds = [type(m).__name__ for m in ref.body]
+    assert kinds[:3] == ["ReferenceLayer", "ReferenceBatchNorm", "WSReLU"] and kinds.count("ReferenceBatchNorm") == 4

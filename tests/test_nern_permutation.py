@@ -139,6 +139,16 @@ def test_the_walk_needs_memory_linear_in_the_number_of_kernels():
     assert peak < 64 * 8192 * 8  # a distance matrix would take 8,192^2 * 4 bytes = 256 MiB
 
 
+def test_layers_of_different_sizes_walked_together_get_the_orders_of_layers_walked_alone():
+    g = torch.Generator().manual_seed(11)
+    weights = [torch.randn(*s, generator=g) for s in [(8, 4, 3, 3), (1, 1, 3, 3), (4, 4, 3, 3), (2, 3, 3, 3),
+                                                       (8, 4, 3, 3), (6, 6, 3, 3), (5, 3, 1, 1), (2, 2, 1, 1)]]
+    weights[2].view(16, 9)[5] = 0.0
+    for mode in ("in", "cross"):
+        together = permutation.orders(weights, mode)
+        assert all(torch.equal(t, permutation.order(w, mode)) for t, w in zip(together, weights))
+
+
 def test_bad_settings_fail_clearly():
     with pytest.raises(ValueError, match="one_by_one = 'sign': choose one of squared, cosine"):
         permutation.order(torch.randn(2, 2, 1, 1), "cross", one_by_one="sign")

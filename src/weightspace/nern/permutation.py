@@ -31,10 +31,11 @@ irrational: those near-ties are decided on the sums computed to
 ``FILTER_DIGITS`` significant digits (identical filters always tie exactly).
 The orders therefore do not depend on the BLAS, the thread count or the machine.
 
-Cost: the walk keeps only the unvisited kernels, compacted in a ``(d, m)`` block
-(no distance matrix: memory is linear in the number of kernels), and spends one
-matrix-vector product per step; layers of equal shape are walked together
-(:func:`orders`), one batched product per step.
+Cost: there is no distance matrix (memory is linear in the number of kernels). A
+walk keeps only its unvisited kernels, compacted in a ``(d, m)`` block, and spends
+one matrix-vector product per step; walks of one kind (distance and kernel size)
+go together (:func:`orders`): a shorter one joins once the longer have as many
+kernels left as it has, and each step is one batched product.
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ class _Walk:
         self.cols = np.ascontiguousarray(np.swapaxes(cols, 1, 2), dtype=dtype)  # (B, D, n)
         self.scale, self.shift = self.scale.astype(dtype), self.shift.astype(dtype)
         self.cosine = distance == "cosine"
+        self.kind = (distance, group, self.cols.shape[1], np.dtype(dtype).str)  # walks of one kind go together
         unit = np.finfo(dtype).eps / 2
         self.tol = 0.0 if self.exact else 8 * unit * (self.cols.shape[1] + 2) * bound
 
@@ -156,31 +158,67 @@ def _resolve(walk: _Walk, b: int, query: int, s: np.ndarray, best: float, ids: n
     return max(keyed)[2]
 
 
-def _greedy(walk: _Walk) -> np.ndarray:
-    """The greedy paths from point 0 of every problem of ``walk``: (B, n) visiting orders."""
-    cols = walk.cols.copy()
-    b, _, n = cols.shape
-    rows = np.arange(b)
-    path = np.zeros((b, n), dtype=np.int64)
-    ids = np.tile(np.arange(n), (b, 1))          # ids[:, :m] are the unvisited points, columns cols[:, :, :m]
-    current = np.zeros(b, dtype=np.int64)        # the last visited point of each problem
-    q = cols[:, :, 0] * walk.scale + walk.shift
-    cols[:, :, 0], ids[:, 0] = cols[:, :, n - 1], ids[:, n - 1]
-    for m in range(n - 1, 0, -1):
+def _greedy(walks: Sequence[_Walk]) -> list[np.ndarray]:
+    """The greedy paths from point 0 of every problem of ``walks`` (of one kind): a (B, n) visiting order each.
+
+    The problems are walked together, each joining once the largest have as many points
+    left as it has after its first step, so that all advance through equally long blocks,
+    one batched product per step.
+    """
+    paths = [np.zeros((w.cols.shape[0], w.cols.shape[2]), dtype=np.int64) for w in walks]
+    walk = walks[0]
+    size = np.concatenate([np.full(w.cols.shape[0], w.cols.shape[2]) for w in walks])
+    owner = [(w, b) for w in walks for b in range(w.cols.shape[0])]  # the problem of each row
+    path = np.zeros((len(size), int(size.max())), dtype=np.int64)
+    joining = sorted(range(len(size)), key=lambda r: -size[r])
+    cols = np.empty((0, walk.cols.shape[1], path.shape[1]), dtype=walk.cols.dtype)
+    ids = np.empty((0, path.shape[1]), dtype=np.int64)
+    q = np.empty((0, walk.cols.shape[1]), dtype=walk.cols.dtype)
+    member = np.empty(0, dtype=np.int64)        # the rows walking: cols[i], ids[i] are those of row member[i]
+    tol = np.empty(0)
+    current = np.empty(0, dtype=np.int64)       # the last visited point of each row walking
+    for m in range(int(size.max()) - 1, 0, -1):
+        new = []
+        while joining and size[joining[0]] - 1 == m:
+            new.append(joining.pop(0))
+        if new:  # rows with m + 1 points start: point 0 visited, the last point in its place
+            start = np.stack([owner[r][0].cols[owner[r][1]] for r in new])
+            q = np.concatenate((q, start[:, :, 0] * walk.scale + walk.shift))  # cosine: scale 1, shift 0
+            start[:, :, 0] = start[:, :, m]
+            cols = np.concatenate((cols[:, :, :m], start[:, :, :m]))
+            ids = np.concatenate((ids[:, :m], np.tile(np.r_[m, 1:m], (len(new), 1))))
+            member = np.r_[member, new]
+            tol = np.r_[tol, [owner[r][0].tol for r in new]]
+            current = np.r_[current, np.zeros(len(new), dtype=np.int64)]
+            rows, ends = np.arange(len(member)), size[member]
         s = _scores(q, cols[:, :, :m])
         pos = s.argmax(1)
-        best = s[rows, pos]
         if m > 1:
-            top = best.copy()
+            top = s[rows, pos]
             s[rows, pos] = -math.inf
-            for i in np.flatnonzero(s.max(1) >= top - 2 * walk.tol):
+            for i in np.flatnonzero(s.max(1) >= top - 2 * tol):
                 s[i, pos[i]] = top[i]
-                pos[i] = _resolve(walk, int(i), int(current[i]), s[i], float(top[i]), ids[i, :m])
+                w, b = owner[member[i]]
+                pos[i] = _resolve(w, b, int(current[i]), s[i], float(top[i]), ids[i, :m])
         current = ids[rows, pos]
-        path[:, n - m] = current
-        q = cols[rows, :, pos] * walk.scale + walk.shift
+        path[member, ends - m] = current
+        q = cols[rows, :, pos] if walk.cosine else cols[rows, :, pos] * walk.scale + walk.shift
         cols[rows, :, pos], ids[rows, pos] = cols[:, :, m - 1], ids[:, m - 1]
-    return path
+    for r, (w, b) in enumerate(owner):
+        paths[walks.index(w)][b] = path[r, :size[r]]
+    return paths
+
+
+def _together(walks: Sequence[_Walk]) -> list[np.ndarray]:
+    """:func:`_greedy` on ``walks`` of any kinds, those of one kind together."""
+    kinds: dict[tuple, list[int]] = {}
+    for i, w in enumerate(walks):
+        kinds.setdefault(w.kind, []).append(i)
+    out: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(walks)
+    for members in kinds.values():
+        for i, path in zip(members, _greedy([walks[i] for i in members]), strict=True):
+            out[i] = path
+    return out
 
 
 def greedy_path(points: torch.Tensor, distance: str = "cosine") -> torch.Tensor:
@@ -194,7 +232,7 @@ def greedy_path(points: torch.Tensor, distance: str = "cosine") -> torch.Tensor:
     if distance not in ("cosine", "squared"):
         raise ValueError(f"distance = {distance!r}: choose cosine or squared")
     raw = points.detach().cpu().to(torch.float32).numpy()
-    return torch.from_numpy(_greedy(_Walk(raw, distance, raw.shape[-1], np.float32))).to(points.device)
+    return torch.from_numpy(_greedy([_Walk(raw, distance, raw.shape[-1], np.float32)])[0]).to(points.device)
 
 
 def _kernels(weights: Sequence[torch.Tensor]) -> np.ndarray:
@@ -202,27 +240,52 @@ def _kernels(weights: Sequence[torch.Tensor]) -> np.ndarray:
     return np.stack([w.detach().cpu().to(torch.float32).reshape(*w.shape[:2], -1).numpy() for w in weights])
 
 
-def _cross(weights: Sequence[torch.Tensor], one_by_one: str) -> list[torch.Tensor]:
-    f, c, k = weights[0].shape[0], weights[0].shape[1], weights[0].shape[-1]
-    raw = _kernels(weights).reshape(len(weights), f * c, k * k)
-    return list(torch.from_numpy(_greedy(_Walk(raw, _distance(k, one_by_one), k * k, np.float32))))
+def _shapes(weights: Sequence[torch.Tensor]) -> list[list[int]]:
+    """The indices of ``weights`` grouped by shape."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, w in enumerate(weights):
+        groups.setdefault(tuple(w.shape), []).append(i)
+    return list(groups.values())
 
 
-def _in(weights: Sequence[torch.Tensor], one_by_one: str) -> list[torch.Tensor]:
-    (f, c), k, layers = weights[0].shape[:2], weights[0].shape[-1], len(weights)
-    distance = _distance(k, one_by_one)
-    raw = _kernels(weights)                                                       # (L, F, C, k*k)
-    channels = _greedy(_Walk(raw.reshape(layers * f, c, k * k), distance, k * k, np.float32)).reshape(layers, f, c)
-    ordered = np.take_along_axis(raw, channels[..., None], 2).reshape(layers, f, c * k * k)
-    filters = _greedy(_Walk(ordered, distance, k * k, np.float64))                # (L, F): sum of kernel distances
-    flat = filters[:, :, None] * c + np.take_along_axis(channels, filters[:, :, None], 1)
-    return list(torch.from_numpy(flat.reshape(layers, f * c)))
+def _cross(weights: Sequence[torch.Tensor], one_by_one: str) -> list[np.ndarray]:
+    groups = _shapes(weights)
+    walks = []
+    for members in groups:
+        (f, c), k = weights[members[0]].shape[:2], weights[members[0]].shape[-1]
+        raw = _kernels([weights[i] for i in members]).reshape(len(members), f * c, k * k)
+        walks.append(_Walk(raw, _distance(k, one_by_one), k * k, np.float32))
+    out: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(weights)
+    for members, paths in zip(groups, _together(walks)):
+        for i, path in zip(members, paths):
+            out[i] = path
+    return out
+
+
+def _in(weights: Sequence[torch.Tensor], one_by_one: str) -> list[np.ndarray]:
+    groups = _shapes(weights)
+    raws = [_kernels([weights[i] for i in members]) for members in groups]        # (L, F, C, k*k) each
+    distances = [_distance(weights[members[0]].shape[-1], one_by_one) for members in groups]
+    channels = _together([_Walk(raw.reshape(-1, *raw.shape[2:]), distance, raw.shape[-1], np.float32)
+                          for raw, distance in zip(raws, distances)])
+    channels = [c.reshape(raw.shape[:3]) for c, raw in zip(channels, raws)]
+    ordered = [np.take_along_axis(raw, c[..., None], 2).reshape(*raw.shape[:2], -1) for raw, c in zip(raws, channels)]
+    filters = _together([_Walk(o, distance, raw.shape[-1], np.float64)                # sums of kernel distances
+                         for o, raw, distance in zip(ordered, raws, distances)])
+    out: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(weights)
+    for members, raw, c, f in zip(groups, raws, channels, filters):
+        flat = f[:, :, None] * raw.shape[2] + np.take_along_axis(c, f[:, :, None], 1)
+        for i, path in zip(members, flat.reshape(len(members), -1)):
+            out[i] = path
+    return out
 
 
 def orders(weights: Sequence[torch.Tensor], mode: str, one_by_one: str = "squared") -> list[torch.Tensor]:
     """The coordinate -> kernel order of each conv weight (F, C, k, k) for a permutation ``mode``.
 
-    Layers of equal shape are walked together; every order equals that of :func:`order`.
+    Layers with kernels of one size are walked together, whatever their numbers of kernels
+    (:func:`_greedy`; the in-filter paths over filters also need one number of channels);
+    every order equals that of :func:`order`.
     """
     if mode not in MODES:
         raise ValueError(f"unknown permutation mode {mode!r}: choose one of {', '.join(MODES)}")
@@ -232,15 +295,8 @@ def orders(weights: Sequence[torch.Tensor], mode: str, one_by_one: str = "square
             raise ValueError(f"expected conv weights of shape (F, C, k, k), got {tuple(w.shape)}")
     if mode == "none":
         return [torch.arange(w.shape[0] * w.shape[1], device=w.device) for w in weights]
-    walk = _cross if mode == "cross" else _in
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for i, w in enumerate(weights):
-        groups.setdefault(tuple(w.shape), []).append(i)
-    out: list[torch.Tensor] = [torch.empty(0)] * len(weights)
-    for members in groups.values():
-        for i, o in zip(members, walk([weights[i] for i in members], one_by_one), strict=True):
-            out[i] = o.to(weights[i].device)
-    return out
+    paths = (_cross if mode == "cross" else _in)(weights, one_by_one)
+    return [torch.from_numpy(p).to(w.device) for p, w in zip(paths, weights)]
 
 
 def cross_filter_order(weight: torch.Tensor, one_by_one: str = "squared") -> torch.Tensor:

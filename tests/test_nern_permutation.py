@@ -139,6 +139,91 @@ def test_the_walk_needs_memory_linear_in_the_number_of_kernels():
     assert peak < 64 * 8192 * 8  # a distance matrix would take 8,192^2 * 4 bytes = 256 MiB
 
 
+def test_layers_of_different_sizes_walked_together_get_the_orders_of_layers_walked_alone():
+    g = torch.Generator().manual_seed(11)
+    weights = [torch.randn(*s, generator=g) for s in [(8, 4, 3, 3), (1, 1, 3, 3), (4, 4, 3, 3), (2, 3, 3, 3),
+                                                       (8, 4, 3, 3), (6, 6, 3, 3), (5, 3, 1, 1), (2, 2, 1, 1)]]
+    weights[2].view(16, 9)[5] = 0.0
+    for mode in ("in", "cross"):
+        together = permutation.orders(weights, mode)
+        assert all(torch.equal(t, permutation.order(w, mode)) for t, w in zip(together, weights))
+
+
+@pytest.fixture
+def indexed(monkeypatch):
+    """Every walk through the clustered index, in blocks of about 4 kernels (many blocks, rebuilds)."""
+    monkeypatch.setattr(permutation, "_INDEX_MIN", 1)
+    monkeypatch.setattr(permutation, "_CLUSTER", 4)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_the_indexed_walk_is_the_brute_force_greedy_path(indexed, k):
+    w = torch.randn(16, 12, k, k, generator=torch.Generator().manual_seed(20 + k))
+    expected = _brute_force_path(list(w.reshape(192, -1)), _cos if k > 1 else _l2)
+    assert permutation.cross_filter_order(w).tolist() == expected
+
+
+@pytest.mark.parametrize("k,dist", [(3, _exact_cos), (1, _exact_l2)])
+def test_the_indexed_walk_decides_exact_ties_and_duplicates_by_the_lowest_index(indexed, k, dist):
+    g = torch.Generator().manual_seed(21)
+    w = torch.randint(-2, 3, (12, 10, k, k), generator=g).float() / 4   # many kernels at equal distances
+    w[6:] = w[:6]                                                       # and many duplicated kernels
+    assert permutation.cross_filter_order(w).tolist() == _brute_force_path(list(w.reshape(120, -1)), dist)
+
+
+def test_the_indexed_walk_handles_zero_and_parallel_kernels(indexed):
+    g = torch.Generator().manual_seed(22)
+    w = torch.randn(10, 12, 3, 3, generator=g)
+    flat = w.view(120, 9)
+    flat[0], flat[7::9] = 0.0, 0.0                                      # zero kernels, kernel 0 among them
+    v = torch.randint(1, 9, (9,), generator=g) * torch.tensor([1.0, -1.0, 1.0] * 3) / 8
+    for index, scale in [(3, 1.0), (50, 3.0), (21, 7.0), (99, 5.0), (44, 0.375)]:
+        flat[index] = v * scale                                         # cosine 1, float32 cosines round apart
+    flat[60] = -v                                                       # cosine -1
+    assert permutation.cross_filter_order(w).tolist() == _brute_force_path(list(flat), _exact_cos)
+    assert permutation.cross_filter_order(torch.zeros(3, 4, 3, 3)).tolist() == list(range(12))
+    one = torch.zeros(3, 4, 3, 3)
+    one[1, 2] = 1.0
+    assert permutation.cross_filter_order(one).tolist() == list(range(12))
+
+
+def test_the_indexed_walk_gives_the_in_filter_path(indexed):
+    w = torch.randn(6, 40, 3, 3, generator=torch.Generator().manual_seed(23))
+    assert permutation.in_filter_order(w).tolist() == _in_filter_brute_force(w, _cos)
+
+
+def test_the_indexed_walk_points_in_any_dimension(indexed):
+    points = torch.randn(2, 150, 2, generator=torch.Generator().manual_seed(24))
+    for distance, dist in [("cosine", _cos), ("squared", _l2)]:
+        paths = permutation.greedy_path(points, distance)
+        assert [p.tolist() for p in paths] == [_brute_force_path(list(x), dist) for x in points]
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_a_layer_large_enough_for_the_index_gets_the_dense_walks_order(monkeypatch, k):
+    w = torch.nn.init.kaiming_normal_(torch.empty(256, 128, k, k), generator=torch.Generator().manual_seed(25))
+    assert w.shape[0] * w.shape[1] >= permutation._INDEX_MIN
+    indexed = permutation.cross_filter_order(w)
+    monkeypatch.setattr(permutation, "_INDEX_MIN", 1 << 62)
+    assert torch.equal(indexed, permutation.cross_filter_order(w))
+
+
+def test_the_index_needs_memory_linear_in_the_number_of_kernels(indexed, monkeypatch):
+    monkeypatch.setattr(permutation, "_CLUSTER", 64)
+    peaks = []
+    for filters in (64, 128):  # 4,096 and 8,192 kernels
+        w = torch.randn(filters, 64, 3, 3, generator=torch.Generator().manual_seed(9))
+        tracemalloc.start()
+        try:
+            order = permutation.cross_filter_order(w)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        assert sorted(order.tolist()) == list(range(filters * 64))
+    assert peaks[1] < 1024 * 8192  # a distance matrix would take 8,192^2 * 4 bytes = 256 MiB
+    assert peaks[1] < 2.5 * peaks[0]
+
+
 def test_bad_settings_fail_clearly():
     with pytest.raises(ValueError, match="one_by_one = 'sign': choose one of squared, cosine"):
         permutation.order(torch.randn(2, 2, 1, 1), "cross", one_by_one="sign")

@@ -79,6 +79,7 @@ class _Stored:
 
     def __init__(self) -> None:
         self._read: dict[tuple[str, str, int], Result | None] = {}
+        self._variants: dict[str, list[Result]] = {}
 
     def __call__(self, profile: str, experiment: str, seed: int) -> Result | None:
         key = (profile, experiment, seed)
@@ -94,7 +95,9 @@ class _Stored:
         default = self("full", line.experiment, 0)
         if default is not None:
             return default
-        for result in variants("full", line.experiment, 0):
+        if line.experiment not in self._variants:
+            self._variants[line.experiment] = variants("full", line.experiment, 0)
+        for result in self._variants[line.experiment]:
             if any(rec.get("row") == line.row and not rec.get("status") for rec in result.tables.get(line.table, [])):
                 return result
         return None

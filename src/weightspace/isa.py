@@ -37,6 +37,8 @@ import warnings
 from functools import lru_cache
 from pathlib import Path
 
+from weightspace.profiles import PINNED_PROFILES
+
 OPT_OUT = "WEIGHTSPACE_NATIVE_KERNELS"
 PINNED = "avx2"
 # Each backend's variable and the value that caps it at AVX2.
@@ -114,8 +116,8 @@ def unpin() -> None:
 
 
 def wanted(profile: str) -> str:
-    """The kernels a run at ``profile`` should compute with: ``avx2`` (pinned) for quick, else native."""
-    return PINNED if profile == "quick" and pinnable() and not opted_out() else native()
+    """The kernels a run at ``profile`` should compute with: ``avx2`` (pinned) for quick and cpu, else native."""
+    return PINNED if profile in PINNED_PROFILES and pinnable() and not opted_out() else native()
 
 
 def configure(profile: str) -> str:
@@ -173,4 +175,4 @@ def describe() -> str:
     if not pinnable():
         return (f"CPU kernels: {native()}: the quick profile's {PINNED} pin cannot apply on this CPU, so its "
                 f"numbers are not expected to match the committed ones digit for digit")
-    return f"CPU kernels: native {native()}; quick runs pinned to {PINNED}, full runs native"
+    return f"CPU kernels: native {native()}; quick and cpu runs pinned to {PINNED}, full runs native"

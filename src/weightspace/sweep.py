@@ -38,7 +38,7 @@ import torch
 from tqdm.auto import tqdm
 
 from weightspace import experiments, isa
-from weightspace.profiles import check_profile
+from weightspace.profiles import PINNED_PROFILES, check_profile
 from weightspace.results import Result, save_result, verifying
 
 BACKENDS: tuple[str, ...] = ("ray", "serial")
@@ -158,7 +158,7 @@ def task_env(profile: str) -> dict[str, str]:
     env["TQDM_DISABLE"] = "1"
     if isa.pinnable() and isa.configure(profile) != isa.PINNED:
         env[isa.OPT_OUT] = "1"
-    if profile == "quick":
+    if profile in PINNED_PROFILES:
         env.update(OMP_NUM_THREADS=str(experiments.QUICK_THREADS), MKL_NUM_THREADS=str(experiments.QUICK_THREADS))
     return env
 

@@ -2,8 +2,9 @@
 
 An experiment module defines ``TITLE``, ``config(profile) -> dict``,
 ``TABLES`` (the tables it produces and their rows, :mod:`weightspace.tables`) and
-``compute(cfg, ctx) -> Outputs``, and ``PROFILES`` when it runs at some profiles
-only (``("full",)``: no quick data or model exists for it). :func:`run` adds what every experiment needs:
+``compute(cfg, ctx) -> Outputs``, and ``PROFILES`` when it runs at other profiles
+than quick and full (``("full",)``: no quick data or model exists for it; ``("quick",
+"cpu", "full")``: it has a CPU-scale tier, :mod:`weightspace.profiles`). :func:`run` adds what every experiment needs:
 profile and override checks, seeding, the cache keyed by config hash, provenance
 and an atomic results file. The CLI (``python -m weightspace``) and the
 notebooks both call :func:`run`.
@@ -25,14 +26,14 @@ from typing import Any, Iterator
 import torch
 
 from weightspace import isa
-from weightspace.profiles import PROFILES, check_profile
+from weightspace.profiles import DEFAULT_PROFILES, PINNED_PROFILES, check_profile
 from weightspace.tables import Table, TableContractError, check_stored, conform
 from weightspace.training import seed_everything
 from weightspace.results import (RECOMPUTING, Checkpoint, Result, ResultFileError, cache_dir, check_writable,
                                  checkpoints_dir, config_hash, load_result, provenance, result_path, save_result,
                                  verifying)
 
-# The quick profile computes on one CPU thread: float reductions then happen in the same
+# The pinned profiles (quick, cpu) compute on one CPU thread: float reductions then happen in the same
 # order on every machine, so its numbers do not depend on the core count, and nbval can
 # re-execute notebooks in parallel without oversubscribing the cores.
 QUICK_THREADS = 1
@@ -111,8 +112,8 @@ def tables_of(name: str) -> dict[str, Table]:
 
 
 def profiles(name: str) -> tuple[str, ...]:
-    """The profiles an experiment runs at: its module's ``PROFILES`` (``("full",)`` for full-only ones), else all."""
-    return tuple(getattr(get(name), "PROFILES", PROFILES))
+    """The profiles an experiment runs at: its module's ``PROFILES`` (``("full",)`` for full-only ones), else quick and full."""
+    return tuple(getattr(get(name), "PROFILES", DEFAULT_PROFILES))
 
 
 def config(name: str, profile: str = "quick", **overrides: Any) -> dict[str, Any]:
@@ -123,7 +124,8 @@ def config(name: str, profile: str = "quick", **overrides: Any) -> dict[str, Any
     """
     if check_profile(profile) not in profiles(name):
         raise ValueError(f"{name} runs at the {' and '.join(profiles(name))} profile only, not {profile!r}: "
-                         f"its data or model is not part of the {profile} profile (`--profile full`)")
+                         f"its data or model is not part of the {profile} profile (choose `--profile "
+                         f"{profiles(name)[0]}`)")
     cfg = get(name).config(profile)
     unknown = sorted(set(overrides) - set(cfg))
     if unknown:
@@ -300,7 +302,7 @@ def run(name: str, profile: str = "quick", seed: int = 0, device: str | torch.de
     started = time.time()
     token = RECOMPUTING.set(recompute)
     try:
-        with cpu_threads(QUICK_THREADS if profile == "quick" else None):
+        with cpu_threads(QUICK_THREADS if profile in PINNED_PROFILES else None):
             out = module.compute(cfg, RunContext(name, profile, seed, dev, digest))
             record = provenance(dev, started, name)
     finally:

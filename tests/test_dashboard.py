@@ -21,9 +21,9 @@ def test_the_status_compares_only_full_results_on_the_papers_data():
     assert len(frame) == len(dashboard.LINES)
     for status, line in zip(frame["status"], dashboard.LINES):
         assert status.startswith(("reproduced", "not reproduced", "full recipe on", "stale", "quick scale only",
-                                  "not run", "full result"))
-        if status.startswith("quick scale only"):
-            assert "by" not in status  # a quick run is never compared with the paper
+                                  "CPU scale and quick only", "not run", "full result"))
+        if status.startswith(("quick scale only", "CPU scale")):
+            assert "by" not in status  # a quick or cpu run is never compared with the paper
 
 
 @pytest.mark.parametrize("line", [l for l in dashboard.LINES if l.references], ids=lambda l: f"{l.experiment}:{l.row}")
@@ -48,3 +48,16 @@ def test_a_full_run_of_some_rows_fills_only_its_rows(tmp_path, monkeypatch):
     stored = dashboard._Stored()
     assert stored.full(line).overrides == {"rows": ["fc2-emb"]}
     assert stored.full(other) is None, "a row the run did not compute is not filled by it"
+
+
+def test_committed_cpu_results_fill_their_own_column_and_are_never_compared(tmp_path, monkeypatch):
+    from weightspace.results import Result, save_result
+
+    monkeypatch.setenv("WEIGHTSPACE_RESULTS", str(tmp_path))
+    line = next(l for l in dashboard.LINES if l.experiment == "nern.cifar10")
+    for seed, value in enumerate((90.0, 92.0, 94.0)):
+        save_result(Result(line.experiment, "cpu", seed, {}, "h", data={"dataset": "MNIST"},
+                           tables={line.table: [{"row": line.row, "status": "", line.metric: value}]}))
+    row = dashboard.frame([line]).iloc[0]
+    assert row["ours, cpu (mean ± std)"] == "92.00 ± 2.00 (3 seeds)"
+    assert row["ours, full"] == "—" and row["status"].startswith("CPU scale and quick only")

@@ -5,10 +5,11 @@ import json
 import sys
 import types
 
+import numpy as np
 import pytest
 import torch
 
-from weightspace import experiments, results
+from weightspace import experiments, isa, results
 from weightspace.cli import main
 from weightspace.data import ImageData, Split
 from weightspace.experiments import Outputs
@@ -216,6 +217,27 @@ def test_comparison_table_puts_paper_full_and_this_run_side_by_side(isolated, to
     assert table.loc[1, "note"] == "not in this run"
     # the references name no dataset: neither run measures what the paper did, so no difference is shown
     assert table["difference"].isna().all()
+
+
+def test_a_cpu_result_has_its_own_column_and_never_a_difference(isolated, toy_experiment):
+    from weightspace.report import Reference, comparison_table, side_by_side
+
+    toy_experiment.config = lambda profile: {"n": {"quick": 3, "cpu": 10, "full": 30}[profile], "rows": ["a", "b"]}
+    toy_experiment.produce = [ToyRow(row="a", x=7.0), ToyRow(row="b", x=8.0)]
+    ref = [Reference("Table 9", "a", "x", 0.5, data=None)]  # a property: comparable wherever it is computed
+    with pytest.raises(ValueError, match="quick and full profile only"):
+        experiments.run("toy.exp", profile="cpu")
+    toy_experiment.PROFILES = ("quick", "cpu", "full")
+    cpu = experiments.run("toy.exp", profile="cpu")
+    assert f"{experiments.QUICK_THREADS} of " in cpu.provenance["device"]  # pinned on one thread, like quick
+    assert isa.wanted("cpu") == isa.wanted("quick")  # the same pinned kernels
+    toy_experiment.produce = None
+    quick = experiments.run("toy.exp")
+    table = comparison_table([Reference("Table 9", "a", "x", 0.5, data="MNIST")], quick, "t")
+    assert table.loc[0, "cpu (ours)"] == 7.0 and np.isnan(table.loc[0, "full (ours)"])
+    assert table["difference"].isna().all()  # neither a quick nor a cpu run measures what the paper did
+    assert ("x", "cpu (ours)") in side_by_side(table).data.columns
+    assert comparison_table(ref, quick, "t", cpu=None)["cpu (ours)"].isna().all()
 
 
 def test_a_difference_is_shown_only_where_data_and_architecture_are_the_papers(isolated, toy_experiment):

@@ -4,8 +4,8 @@ Each :class:`Line` names one paper table or figure, the row and metric that
 stand for it (its headline), the experiment table that reproduces it and the
 data and architecture the paper used. :func:`frame` fills each line from the
 paper's reference values (:mod:`weightspace.<paper>.reference`), the committed
-full-profile result (its data, hardware and wall time) and the committed quick
-results of seeds 0-2 (mean ± std), and computes a status:
+full-profile result (its data, hardware and wall time), the committed cpu-profile
+(CPU-scale tier) and quick results of seeds 0-2 (mean ± std), and computes a status:
 
 * ``reproduced``: a full result on the paper's data, within the paper's interval
   (its ± where printed, else :data:`TOLERANCE` points);
@@ -13,7 +13,8 @@ results of seeds 0-2 (mean ± std), and computes a status:
 * ``full recipe on other data``: the paper's recipe run on the data here (no
   difference is shown: the data is not the paper's);
 * ``stale``: a full result whose cache key no longer matches the code;
-* ``quick scale only``: only the quick profile ran (never compared with the paper);
+* ``quick scale only``, ``CPU scale and quick only``: no full result (the smaller
+  profiles are never compared with the paper);
 * ``not run``: nothing committed; the line names the data needed and the command.
 """
 
@@ -107,8 +108,9 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _quick(line: Line, stored: _Stored) -> str:
-    values = [v for s in SEEDS if (r := stored("quick", line.experiment, s)) is not None
+def _over_seeds(line: Line, stored: _Stored, profile: str) -> str:
+    """The line's value in the committed ``profile`` results of :data:`SEEDS`, as mean ± std."""
+    values = [v for s in SEEDS if (r := stored(profile, line.experiment, s)) is not None
               and (v := _value(r, line)) is not None]
     if not values:
         return "—"
@@ -116,12 +118,13 @@ def _quick(line: Line, stored: _Stored) -> str:
     return f"{statistics.mean(values):.2f} ± {spread:.2f} ({len(values)} seeds)"
 
 
-def _status(line: Line, full: Result | None, ours: float | None, quick: str) -> str:
+def _status(line: Line, full: Result | None, ours: float | None, quick: str, cpu: str) -> str:
     command = f"python -m weightspace run {line.experiment} --profile full"
     if full is None:
-        if quick == "—":
+        if quick == "—" and cpu == "—":
             return f"not run: needs {line.data} ({command})"
-        return f"quick scale only (full, on {line.data}: {command})"
+        scale = "quick scale only" if cpu == "—" else "CPU scale and quick only"
+        return f"{scale} (full, on {line.data}: {command})"
     if stale(full):
         return "stale: the code changed since this full result (rerun it)"
     dataset = dataset_of(full)
@@ -138,7 +141,8 @@ def _status(line: Line, full: Result | None, ours: float | None, quick: str) -> 
 
 
 def frame(lines: Sequence[Line] | None = None, links: bool = False) -> pd.DataFrame:
-    """The dashboard: paper | item | headline | paper value | ours at full (data, hardware, time) | quick | status.
+    """The dashboard: paper | item | headline | paper value | ours at full (data, hardware, time) | cpu | quick |
+    status.
 
     With ``links`` the item is an HTML link to its page (for the book, relative to ``notebooks/``).
     """
@@ -146,7 +150,7 @@ def frame(lines: Sequence[Line] | None = None, links: bool = False) -> pd.DataFr
     for line in lines if lines is not None else LINES:
         full = stored.full(line)
         ours = _value(full, line) if full is not None else None
-        quick = _quick(line, stored)
+        quick, cpu = (_over_seeds(line, stored, profile) for profile in ("quick", "cpu"))
         where = ""
         if full is not None:
             p = full.provenance
@@ -157,8 +161,8 @@ def frame(lines: Sequence[Line] | None = None, links: bool = False) -> pd.DataFr
         item = f'<a href="{line.page.removeprefix("notebooks/")}.html">{line.item}</a>' if links else line.item
         rows.append({"paper": line.paper, "item": item, "headline": line.what,
                      "paper value": _fmt(line.paper_value()), "ours, full": _fmt(ours),
-                     "full run (data, hardware, time)": where or "—", "ours, quick (mean ± std)": quick,
-                     "status": _status(line, full, ours, quick)})
+                     "full run (data, hardware, time)": where or "—", "ours, cpu (mean ± std)": cpu,
+                     "ours, quick (mean ± std)": quick, "status": _status(line, full, ours, quick, cpu)})
     return pd.DataFrame.from_records(rows)
 
 

@@ -124,34 +124,51 @@ def variants(profile: str, experiment: str, seed: int = 0) -> list[Result]:
 
 
 def comparison_table(references: Sequence[Reference], result: Result, table: str,
-                     full: Result | None | bool = True) -> pd.DataFrame:
-    """Paper | full-profile result (if committed) | this run | difference, one line per reference value.
+                     full: Result | None | bool = True, cpu: Result | None | bool = True) -> pd.DataFrame:
+    """Paper | full-profile result (if committed) | cpu-profile result | this run | difference, one line per
+    reference value.
 
     ``full=True`` loads the committed ``results/full`` result of the same experiment
-    (if any); pass a :class:`Result` or ``None`` to choose. The difference is ours
+    (if any), ``cpu=True`` its committed ``results/cpu`` result (the CPU-scale tier, for an
+    experiment that runs at it); pass a :class:`Result` or ``None`` to choose. The difference is ours
     minus the paper, and only where ours measures what the paper did (:func:`comparable`):
     the full result, or this run where it is itself comparable; elsewhere a quick run
     stands in for the paper's setting and no difference is shown. ``note`` says why a
     row is missing, or what ran in the paper's slot where another setting filled it.
     """
     _check_rows(references, result, table)
-    if full is True:
-        full = load_result("full", result.experiment, result.seed) if result.profile != "full" else None
+    full, cpu = (_committed(profile, given, result) for profile, given in (("full", full), ("cpu", cpu)))
     records = []
     for ref in references:
         ours, note = lookup(result, table, ref.row, ref.metric)
-        full_value, _ = lookup(full or None, table, ref.row, ref.metric)
-        if full and not np.isnan(full_value) and stale(full):
-            note = "; ".join(filter(None, [note, "the full result is stale: its code changed since (rerun it)"]))
-        versus = result if comparable(ref, result) else full if comparable(ref, full or None) else None
+        full_value, _ = lookup(full, table, ref.row, ref.metric)
+        cpu_value, _ = lookup(cpu, table, ref.row, ref.metric)
+        for other, value in ((full, full_value), (cpu, cpu_value)):
+            if other is not None and not np.isnan(value) and stale(other):
+                note = "; ".join(filter(None, [note, f"the {other.profile} result is stale: its code changed since "
+                                                     "(rerun it)"]))
+        versus = result if comparable(ref, result) else full if comparable(ref, full) else None
         versus_value = ours if versus is result else full_value
         records.append({
             "source": ref.source, "row": ref.label or ref.row, "metric": ref.metric, "paper": ref.value,
-            "full (ours)": full_value, f"this run ({result.profile})": ours,
+            "full (ours)": full_value, "cpu (ours)": cpu_value, f"this run ({result.profile})": ours,
             "difference": versus_value - ref.value if versus is not None else np.nan,
             "note": note or _ran(result, table, ref.row),
         })
     return pd.DataFrame.from_records(records)
+
+
+def _committed(profile: str, given: Result | None | bool, result: Result) -> Result | None:
+    """The ``profile`` result a comparison shows beside ``result``: ``given``, or with ``True`` the committed
+    one of the same experiment and seed (none where ``result`` is itself at ``profile`` or the experiment
+    does not run there)."""
+    from weightspace import experiments
+
+    if given is not True:
+        return given or None
+    if result.profile == profile or profile not in experiments.profiles(result.experiment):
+        return None
+    return load_result(profile, result.experiment, result.seed)
 
 
 def _ran(result: Result, table: str, row: str) -> str:
@@ -189,15 +206,16 @@ def _check_rows(references: Sequence[Reference], result: Result, table: str) -> 
 def side_by_side(df: pd.DataFrame, digits: int | Mapping[str, int] = 2, percent: Sequence[str] = ()) -> Styler:
     """A comparison table pivoted to one line per paper row, styled for the book.
 
-    For each metric: paper | full (ours) | this run | difference, less any column with
-    no value at all (no full result committed, no comparable run). Headers are words,
+    For each metric: paper | full (ours) | cpu (ours) | this run | difference, less any column with
+    no value at all (no full or cpu result committed, no comparable run). Headers are words,
     ``percent`` metrics (accuracies stored as fractions) are shown ×100, every number
     has ``digits`` decimals (a mapping gives them per metric, e.g. ``{"updates": 0}``; counts of
     100 or more have none), a missing value is a dash, and there is no
     index column. The table's HTML id is fixed by its content, so re-running a
     notebook reproduces its output byte for byte.
     """
-    value_cols = [c for c in df.columns if c in ("paper", "full (ours)", "difference") or c.startswith("this run")]
+    value_cols = [c for c in df.columns if c in ("paper", "full (ours)", "cpu (ours)", "difference")
+                  or c.startswith("this run")]
     scaled = df.copy()
     for col in value_cols:
         scaled[col] = [v * 100.0 if m in percent else v for v, m in zip(scaled[col], scaled["metric"])]
@@ -296,7 +314,7 @@ def stored_comparison(references: Sequence[Reference], experiment: str, table: s
     For pages of experiments that need data this machine lacks (e.g. ImageNet): nothing runs.
     """
     result = load_result(profile, experiment, seed) or Result(experiment, profile, seed, {}, "")
-    return comparison_table(references, result, table, full=None).drop(columns=["full (ours)"])
+    return comparison_table(references, result, table, full=None, cpu=None).drop(columns=["full (ours)", "cpu (ours)"])
 
 
 def notebooks() -> dict[str, list[str]]:

@@ -6,7 +6,8 @@ import torch
 from weightspace import data as datasets
 from weightspace import experiments
 from weightspace.data import DatasetNotFoundError, ImageData, Split
-from weightspace.dws import adaptation
+from weightspace.dws import adaptation, zoos
+from weightspace.dws.inr import INRRecipe, fit_inrs, mnist_inr_targets
 from weightspace.dws.models import METHODS
 from weightspace.dws.space import Zoo
 from weightspace.dws.zoos import ZooSplits, classifier_zoo
@@ -244,3 +245,41 @@ def test_domain_adaptation_rows_are_the_papers_except_the_editors_it_does_not_im
         experiments.config("dws.domain_adaptation", "full"))
     paper = {r.row for r in reference.DOMAIN_ADAPTATION}
     assert set(ours) <= paper and paper - set(ours) == {"mlp_perm", "mlp_align", "inr2vec", "transformer"}
+
+
+def test_an_interrupted_zoo_fit_resumes_at_its_first_missing_part_and_equals_the_one_shot_fit(isolated, monkeypatch):
+    images = _fake_images("mnist", "test")
+    recipe = {"widths": [2, 8, 8, 1], "steps": 3, "lr": 5e-4, "stop_psnr": 40.0, "chunk": 3}
+    monkeypatch.setattr(zoos, "FIT_PART", 5)  # parts of 6 INRs (two tensor programs of 3): 36 INRs in 6 parts
+    pixels = (torch.cat([images.train.x, images.eval.x])[:36] * datasets.MNIST_STD + datasets.MNIST_MEAN).clamp(0, 1)
+    targets, coords = mnist_inr_targets(pixels)
+    one_shot = fit_inrs(targets, coords, [7 * 1_000_003 + k for k in range(36)], INRRecipe(**recipe))
+    fitted, real_fit = [], zoos.fit_inrs
+
+    def fit_then_fail(*args, **kwargs):
+        if fitted:
+            raise KeyboardInterrupt("killed after the first part")
+        fitted.append(len(args[0]))
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(zoos, "fit_inrs", fit_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        zoos.image_inr_zoo(images, 36, recipe, 7, torch.device("cpu"))
+    assert fitted == [6] and len(list((isolated / "cache" / "dws" / "mnist_inrs").glob("*.pt"))) == 1
+
+    def counting_fit(*args, **kwargs):
+        fitted.append(len(args[0]))
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(zoos, "fit_inrs", counting_fit)
+    resumed = zoos.image_inr_zoo(images, 36, recipe, 7, torch.device("cpu"))
+    assert fitted == [6] * 6  # the first part came from the cache, the other five were fitted
+    for got in (resumed, zoos.image_inr_zoo(images, 36, recipe, 7, torch.device("cpu"))):
+        assert torch.equal(got.zoo.params, one_shot.zoo.params) and torch.equal(got.mse, one_shot.mse)
+        assert torch.equal(got.steps, one_shot.steps)
+        assert torch.equal(got.zoo.targets, torch.cat([images.train.y, images.eval.y])[:36])
+    assert len(fitted) == 6  # the third call fitted nothing
+    monkeypatch.setattr(zoos, "FIT_PART", 8)  # parts of 9 INRs: other parts, the same zoo
+    assert torch.equal(zoos.image_inr_zoo(images, 36, recipe, 7, torch.device("cpu")).zoo.params, one_shot.zoo.params)
+    smaller = zoos.image_inr_zoo(images, 18, recipe, 7, torch.device("cpu"))  # the first two parts of the larger zoo
+    assert torch.equal(smaller.zoo.params, one_shot.zoo.params[:18]) and len(fitted) == 6 + 4

@@ -283,3 +283,33 @@ def test_an_interrupted_zoo_fit_resumes_at_its_first_missing_part_and_equals_the
     assert torch.equal(zoos.image_inr_zoo(images, 36, recipe, 7, torch.device("cpu")).zoo.params, one_shot.zoo.params)
     smaller = zoos.image_inr_zoo(images, 18, recipe, 7, torch.device("cpu"))  # the first two parts of the larger zoo
     assert torch.equal(smaller.zoo.params, one_shot.zoo.params[:18]) and len(fitted) == 6 + 4
+
+
+@pytest.mark.parametrize("name, dataset", [("dws.inr_classification", "mnist"),
+                                           ("dws.fmnist_classification", "fashion_mnist")])
+def test_the_cpu_profile_is_the_full_recipe_on_ten_thousand_real_training_images(name, dataset):
+    from weightspace.experiments.dws.inr_classification import CPU_EPOCHS
+
+    cpu, full = experiments.config(name, "cpu"), experiments.config(name, "full")
+    assert "cpu" in experiments.profiles(name)
+    assert cpu["dataset"] == full["dataset"] == dataset and cpu["split"] == full["split"] == datasets.STANDARD
+    assert cpu["inrs"] == 10_000 and sum(cpu["splits"]) == cpu["inrs"] and min(cpu["splits"]) > 0
+    shares = [n / sum(full["splits"]) for n in full["splits"]]
+    assert all(abs(n / cpu["inrs"] - share) < 1 / cpu["inrs"] for n, share in zip(cpu["splits"], shares))
+    assert cpu["inr"] == full["inr"] and cpu["models"] == full["models"] and cpu["augment"] == full["augment"]
+    assert cpu["methods"] == full["methods"]
+    for method, recipe in cpu["recipes"].items():
+        paper = full["recipes"][method]
+        assert {k: v for k, v in recipe.items() if k not in ("steps", "eval_every")} == \
+               {k: v for k, v in paper.items() if k not in ("steps", "eval_every")}  # the paper's optimiser and batch
+        epoch = -(-cpu["splits"][0] // recipe["batch_size"])
+        assert recipe["eval_every"] == epoch and recipe["steps"] == CPU_EPOCHS * epoch  # validated once an epoch
+    images = datasets.load(dataset, cpu["split"])
+    assert len(images.train) >= cpu["inrs"]  # the zoo's INRs are all of training images, the first 10,000
+
+
+def test_proportional_splits_add_up_by_largest_remainder():
+    from weightspace.experiments.dws.inr_classification import proportional
+
+    assert proportional([55_000, 5_000, 10_000], 10_000) == [7_857, 714, 1_429]
+    assert proportional([1, 1, 1], 10) == [4, 3, 3] and sum(proportional([3, 7, 11], 1_000)) == 1_000

@@ -6,7 +6,8 @@ import torch
 from weightspace import data as datasets
 from weightspace import experiments
 from weightspace.data import DatasetNotFoundError, ImageData, Split
-from weightspace.dws import adaptation
+from weightspace.dws import adaptation, zoos
+from weightspace.dws.inr import INRRecipe, fit_inrs, mnist_inr_targets
 from weightspace.dws.models import METHODS
 from weightspace.dws.space import Zoo
 from weightspace.dws.zoos import ZooSplits, classifier_zoo
@@ -244,3 +245,71 @@ def test_domain_adaptation_rows_are_the_papers_except_the_editors_it_does_not_im
         experiments.config("dws.domain_adaptation", "full"))
     paper = {r.row for r in reference.DOMAIN_ADAPTATION}
     assert set(ours) <= paper and paper - set(ours) == {"mlp_perm", "mlp_align", "inr2vec", "transformer"}
+
+
+def test_an_interrupted_zoo_fit_resumes_at_its_first_missing_part_and_equals_the_one_shot_fit(isolated, monkeypatch):
+    images = _fake_images("mnist", "test")
+    recipe = {"widths": [2, 8, 8, 1], "steps": 3, "lr": 5e-4, "stop_psnr": 40.0, "chunk": 3}
+    monkeypatch.setattr(zoos, "FIT_PART", 5)  # parts of 6 INRs (two tensor programs of 3): 36 INRs in 6 parts
+    pixels = (torch.cat([images.train.x, images.eval.x])[:36] * datasets.MNIST_STD + datasets.MNIST_MEAN).clamp(0, 1)
+    targets, coords = mnist_inr_targets(pixels)
+    one_shot = fit_inrs(targets, coords, [7 * 1_000_003 + k for k in range(36)], INRRecipe(**recipe))
+    fitted, real_fit = [], zoos.fit_inrs
+
+    def fit_then_fail(*args, **kwargs):
+        if fitted:
+            raise KeyboardInterrupt("killed after the first part")
+        fitted.append(len(args[0]))
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(zoos, "fit_inrs", fit_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        zoos.image_inr_zoo(images, 36, recipe, 7, torch.device("cpu"))
+    assert fitted == [6] and len(list((isolated / "cache" / "dws" / "mnist_inrs").glob("*.pt"))) == 1
+
+    def counting_fit(*args, **kwargs):
+        fitted.append(len(args[0]))
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(zoos, "fit_inrs", counting_fit)
+    resumed = zoos.image_inr_zoo(images, 36, recipe, 7, torch.device("cpu"))
+    assert fitted == [6] * 6  # the first part came from the cache, the other five were fitted
+    for got in (resumed, zoos.image_inr_zoo(images, 36, recipe, 7, torch.device("cpu"))):
+        assert torch.equal(got.zoo.params, one_shot.zoo.params) and torch.equal(got.mse, one_shot.mse)
+        assert torch.equal(got.steps, one_shot.steps)
+        assert torch.equal(got.zoo.targets, torch.cat([images.train.y, images.eval.y])[:36])
+    assert len(fitted) == 6  # the third call fitted nothing
+    monkeypatch.setattr(zoos, "FIT_PART", 8)  # parts of 9 INRs: other parts, the same zoo
+    assert torch.equal(zoos.image_inr_zoo(images, 36, recipe, 7, torch.device("cpu")).zoo.params, one_shot.zoo.params)
+    smaller = zoos.image_inr_zoo(images, 18, recipe, 7, torch.device("cpu"))  # the first two parts of the larger zoo
+    assert torch.equal(smaller.zoo.params, one_shot.zoo.params[:18]) and len(fitted) == 6 + 4
+
+
+@pytest.mark.parametrize("name, dataset", [("dws.inr_classification", "mnist"),
+                                           ("dws.fmnist_classification", "fashion_mnist")])
+def test_the_cpu_profile_is_the_full_recipe_on_ten_thousand_real_training_images(name, dataset):
+    from weightspace.experiments.dws.inr_classification import CPU_EPOCHS
+
+    cpu, full = experiments.config(name, "cpu"), experiments.config(name, "full")
+    assert "cpu" in experiments.profiles(name)
+    assert cpu["dataset"] == full["dataset"] == dataset and cpu["split"] == full["split"] == datasets.STANDARD
+    assert cpu["inrs"] == 10_000 and sum(cpu["splits"]) == cpu["inrs"] and min(cpu["splits"]) > 0
+    shares = [n / sum(full["splits"]) for n in full["splits"]]
+    assert all(abs(n / cpu["inrs"] - share) < 1 / cpu["inrs"] for n, share in zip(cpu["splits"], shares))
+    assert cpu["inr"] == full["inr"] and cpu["models"] == full["models"] and cpu["augment"] == full["augment"]
+    assert cpu["methods"] == full["methods"]
+    for method, recipe in cpu["recipes"].items():
+        paper = full["recipes"][method]
+        assert {k: v for k, v in recipe.items() if k not in ("steps", "eval_every")} == \
+               {k: v for k, v in paper.items() if k not in ("steps", "eval_every")}  # the paper's optimiser and batch
+        epoch = -(-cpu["splits"][0] // recipe["batch_size"])
+        assert recipe["eval_every"] == epoch and recipe["steps"] == CPU_EPOCHS * epoch  # validated once an epoch
+    images = datasets.load(dataset, cpu["split"])
+    assert len(images.train) >= cpu["inrs"]  # the zoo's INRs are all of training images, the first 10,000
+
+
+def test_proportional_splits_add_up_by_largest_remainder():
+    from weightspace.experiments.dws.inr_classification import proportional
+
+    assert proportional([55_000, 5_000, 10_000], 10_000) == [7_857, 714, 1_429]
+    assert proportional([1, 1, 1], 10) == [4, 3, 3] and sum(proportional([3, 7, 11], 1_000)) == 1_000

@@ -1,22 +1,26 @@
 """Zoos as data (Section 6): the cached INR and classifier zoos, their train / validation / test splits, and
 one way to train every method of the paper on a split zoo.
 
-Zoos take minutes to fit, so each is cached (:func:`weightspace.results.load_or_make`)
+Zoos take minutes to hours to fit, so each is cached (:func:`weightspace.results.load_or_make`)
 under a key of everything that makes it: the data it was fitted to (dataset and
 split), its sizes and recipe, the seed and the device type. Network ``k`` of a
-zoo starts from seed ``seed * 1_000_003 + k``.
+zoo starts from seed ``seed * 1_000_003 + k``. INR zoos are fitted and cached in
+parts of about :data:`FIT_PART` INRs (:func:`fit_in_parts`), so an interrupted fit
+resumes at its first missing part.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from weightspace import data as datasets
 from weightspace.data import ImageData, Split
@@ -33,17 +37,47 @@ CACHE = "dws"  # the cache folder of the paper's zoos
 IMAGE_STATS = {"mnist": (datasets.MNIST_MEAN, datasets.MNIST_STD),
                "fashion_mnist": (datasets.FASHION_MNIST_MEAN, datasets.FASHION_MNIST_STD)}
 CLASSIFIER_SETTINGS = ("lr", "steps", "label_noise")  # the hyper-parameters a classifier zoo varies, in this order
+FIT_PART = 1000  # INRs per cached part of a zoo fit, rounded up to whole tensor programs (INRRecipe.chunk_for)
 
 
 def _seeds(seed: int, n: int, start: int = 0) -> list[int]:
     return [seed * 1_000_003 + start + k for k in range(n)]
 
 
+def fit_in_parts(kind: str, key: dict[str, Any], targets: Tensor, coords: Tensor, seeds: Sequence[int],
+                 recipe: dict[str, Any], labels: Tensor, device: torch.device, desc: str) -> INRZoo:
+    """:func:`fit_inrs` of ``targets`` (with ``coords``, ``seeds``, ``recipe``, ``labels``) in parts, each cached.
+
+    A part is the INRs ``a`` to ``b - 1``, cached as ``kind`` under ``key`` plus
+    ``"part": [a, b]``; its size is :data:`FIT_PART` rounded up to whole tensor
+    programs of the recipe on ``device``, so the parts are fitted in exactly the
+    tensor programs of one whole fit and the joined zoo equals it bit for bit
+    (:func:`fit_inrs`; the tensor program's size itself changes INRs at float
+    rounding, and enters the key through the recipe and the device). The part size
+    therefore is no part of a zoo's identity. A fit that stops resumes at the first
+    missing part.
+    """
+    fit_recipe = INRRecipe(**recipe)
+    programs = fit_recipe.chunk_for(device, targets.shape[1])
+    size = -(-FIT_PART // programs) * programs
+    parts = []
+    for start in tqdm(range(0, len(targets), size), desc=f"{desc} (parts of {size:,})"):
+        stop = min(start + size, len(targets))
+        part_coords = coords[start:stop] if coords.dim() == 3 else coords  # per-signal or shared coordinates
+        fit = functools.partial(fit_inrs, targets[start:stop].to(device), part_coords.to(device), seeds[start:stop],
+                                fit_recipe, labels=labels[start:stop], desc=f"{desc} {start:,}-{stop:,}")
+        parts.append(load_or_make(kind, {**key, "part": [start, stop]}, fit, scope=__name__))
+    return INRZoo.cat(parts)
+
+
 def image_inr_zoo(images: ImageData, inrs: int, recipe: dict[str, Any], seed: int, device: torch.device) -> INRZoo:
-    """INRs of the first ``inrs`` images of ``images`` (its train split, then its evaluation split), cached.
+    """INRs of the first ``inrs`` images of ``images`` (its train split, then its evaluation split), cached in parts.
 
     ``images`` is MNIST or Fashion-MNIST as :func:`weightspace.data.load` returns it
-    (normalised); each INR fits the image's pixel intensities in ``[0, 1]``.
+    (normalised); each INR fits the image's pixel intensities in ``[0, 1]``. INR ``k``
+    depends only on image ``k``, its seed and its tensor program, so the parts'
+    key leaves out the zoo's size: a zoo's parts are the first parts of any larger zoo
+    of the same data, recipe, seed and device.
     """
     if images.name not in IMAGE_STATS:
         raise ValueError(f"INR zoos are fitted to {' or '.join(IMAGE_STATS)} images, not {images.name!r}")
@@ -52,16 +86,11 @@ def image_inr_zoo(images: ImageData, inrs: int, recipe: dict[str, Any], seed: in
     if len(x) < inrs:
         raise ValueError(f"{images.description.get('split', images.name)} has {len(x)} images; {inrs} INRs requested")
     mean, std = IMAGE_STATS[images.name]
-    pixels = x * std + mean
-    key = {"dataset": images.name, "split": images.description["split"], "inrs": inrs, "recipe": recipe,
-           "seed": seed, "device": device.type}
-
-    def make() -> INRZoo:
-        targets, coords = mnist_inr_targets(pixels.clamp(0, 1))
-        return fit_inrs(targets.to(device), coords.to(device), _seeds(seed, inrs), INRRecipe(**recipe), labels=y,
-                        desc=f"{images.name} INRs")
-
-    fitted = load_or_make(f"{CACHE}/{images.name}_inrs", key, make, scope=__name__)
+    targets, coords = mnist_inr_targets((x * std + mean).clamp(0, 1))
+    key = {"dataset": images.name, "split": images.description["split"], "recipe": recipe, "seed": seed,
+           "device": device.type}
+    fitted = fit_in_parts(f"{CACHE}/{images.name}_inrs", key, targets, coords, _seeds(seed, inrs), recipe, y, device,
+                          f"{images.name} INRs")
     fitted.zoo = Zoo(fitted.zoo.params, fitted.zoo.targets.long(), fitted.zoo.widths)
     return fitted
 
@@ -71,16 +100,13 @@ def wave_zoo(kind: str, n: int, points: int, recipe: dict[str, Any],
              device: torch.device) -> INRZoo:
     """INRs of ``n`` 1-D waves drawn by ``waves(n, points, generator)`` (targets, coords, labels), cached as ``kind``.
 
-    The waves come from a generator seeded with ``seed``.
+    The waves come from a generator seeded with ``seed``; they depend on ``n``, which is
+    therefore in the key of every part.
     """
     key = {"n": n, "points": points, "inr": recipe, "seed": seed, "device": device.type}
-
-    def make() -> INRZoo:
-        targets, coords, labels = waves(n, points, torch.Generator().manual_seed(seed))
-        return fit_inrs(targets.to(device), coords.to(device), _seeds(seed, n), INRRecipe(**recipe), labels=labels,
-                        desc=kind.replace("_", " "))
-
-    return load_or_make(f"{CACHE}/{kind}", key, make, scope=__name__)
+    targets, coords, labels = waves(n, points, torch.Generator().manual_seed(seed))
+    return fit_in_parts(f"{CACHE}/{kind}", key, targets, coords, _seeds(seed, n), recipe, labels, device,
+                        kind.replace("_", " "))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,9 @@ Sine-wave regression values are read off the paper's figure and are approximate.
 ``CLAIMS`` are the qualitative statements the book's pages make of the quick runs.
 """
 
+import statistics
+from typing import Sequence
+
 import pandas as pd
 
 from weightspace.claims import Claim, Value, above, below, best, cell, decreasing, greater, lowest, metric
@@ -81,14 +84,24 @@ def _sci(x: float) -> str:
     return f"{x:.0e}".replace("e-0", "e-")
 
 
-def paper_table(refs, stds: dict[str, float | None], full=None, table: str = "") -> pd.DataFrame:
-    """The paper's values (mean +- std) beside a stored full-profile result of ours, a dash where there is none."""
-    found = {r["row"]: r for r in full.tables.get(table, [])} if full is not None else {}
+def paper_table(refs, stds: dict[str, float | None], full=None, table: str = "",
+                cpu: Sequence[Result] = ()) -> pd.DataFrame:
+    """The paper's values (mean +- std) beside a stored full-profile result of ours and the mean +- std of the
+    stored cpu-profile results ``cpu`` (one per seed), a dash where there is none."""
+    def values(result: Result | None) -> dict[str, dict]:
+        return {r["row"]: r for r in result.tables.get(table, [])} if result is not None else {}
+
+    found, seeds = values(full), [values(r) for r in cpu]
     rows = []
     for ref in refs:
         ours = found.get(ref.row, {}).get(ref.metric)
-        rows.append({"method": ref.label, "paper": ref.value, "paper ±": stds.get(ref.row) or "—",
-                     "full (ours)": "—" if ours is None else round(float(ours), 2)})
+        row = {"method": ref.label, "paper": ref.value, "paper ±": stds.get(ref.row) or "—",
+               "full (ours)": "—" if ours is None else round(float(ours), 2)}
+        if cpu:
+            at = [float(v) for s in seeds if (v := s.get(ref.row, {}).get(ref.metric)) is not None]
+            row[f"cpu (ours, {len(cpu)} seeds)"] = (f"{statistics.mean(at):.2f} ± {statistics.stdev(at):.2f}"
+                                                     if len(at) > 1 else f"{at[0]:.2f}" if at else "—")
+        rows.append(row)
     return pd.DataFrame.from_records(rows).set_index("method")
 
 

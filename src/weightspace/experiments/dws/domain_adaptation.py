@@ -31,6 +31,7 @@ from weightspace.training import TrainConfig
 TITLE = "DWSNets: adapting CIFAR-10 classifiers to corrupted CIFAR-10 in weight space"
 PROFILES = ("full",)  # the quick profile has no data or model for it (its page shows the committed full result)
 EDITORS = ("mlp", "dwsnet")
+GPU_MINUTES_ESTIMATE = 10  # one GPU, from the full config's operation counts (not a measured run)
 
 
 @dataclass(frozen=True, kw_only=True)

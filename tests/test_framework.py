@@ -240,6 +240,20 @@ def test_a_cpu_result_has_its_own_column_and_never_a_difference(isolated, toy_ex
     assert comparison_table(ref, quick, "t", cpu=None)["cpu (ours)"].isna().all()
 
 
+def test_the_one_full_run_with_overrides_fills_the_full_column_and_the_note_says_how_it_ran(isolated, toy_experiment):
+    from weightspace.report import Reference, comparison_table, stand_in
+
+    quick = experiments.run("toy.exp")
+    refs = [Reference("Table 9", "a", "x", 0.5, data="MNIST")]
+    assert np.isnan(comparison_table(refs, quick, "t").loc[0, "full (ours)"])
+    variant = experiments.run("toy.exp", profile="full", rows=["a"])
+    assert comparison_table(refs, quick, "t").loc[0, "full (ours)"] == variant.tables["t"][0]["x"]
+    note = stand_in(refs, quick)
+    assert '`--set rows=["a"]`' in note and "no difference either" in note
+    experiments.run("toy.exp", profile="full", rows=["b"])  # two variants: none is chosen for the reader
+    assert np.isnan(comparison_table(refs, quick, "t").loc[0, "full (ours)"])
+
+
 def test_a_difference_is_shown_only_where_data_and_architecture_are_the_papers(isolated, toy_experiment):
     from weightspace.report import Reference, comparison_table, side_by_side
 

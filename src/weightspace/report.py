@@ -168,7 +168,10 @@ def _committed(profile: str, given: Result | None | bool, result: Result) -> Res
         return given or None
     if result.profile == profile or profile not in experiments.profiles(result.experiment):
         return None
-    return load_result(profile, result.experiment, result.seed)
+    found = load_result(profile, result.experiment, result.seed)
+    if found is None and len(others := variants(profile, result.experiment, result.seed)) == 1:
+        found = others[0]  # the one run with overrides (e.g. ``--set dataset=mnist``): its table says what ran
+    return found
 
 
 def _ran(result: Result, table: str, row: str) -> str:
@@ -179,16 +182,27 @@ def _ran(result: Result, table: str, row: str) -> str:
     return ""
 
 
-def stand_in(references: Sequence[Reference], result: Result) -> str:
-    """One sentence under a comparison table: what this run measured beside what the paper did."""
+def stand_in(references: Sequence[Reference], result: Result, full: Result | None | bool = True) -> str:
+    """A sentence or two under a comparison table: what this run measured beside what the paper did, and
+    what the committed full result (``full``, as :func:`comparison_table` takes it) ran where it is a run
+    with overrides."""
     datas = sorted({ref.data for ref in references if ref.data is not None})
     ours = result.data.get("split") or dataset_of(result) or "no dataset"
     if all(comparable(ref, result) for ref in references):
-        return f"This run ({result.profile}) measures what the paper did, on {ours}."
-    paper = ", ".join(datas) if datas else "the paper's architectures"
-    return (f"This run ({result.profile} profile) stands in for the paper's setting ({paper}, the paper's "
-            f"architecture and recipe) on {ours}, so it is shown beside the paper's value without a difference; "
-            f"a difference appears only against a full-profile result on the paper's data.")
+        text = f"This run ({result.profile}) measures what the paper did, on {ours}."
+    else:
+        paper = ", ".join(datas) if datas else "the paper's architectures"
+        text = (f"This run ({result.profile} profile) stands in for the paper's setting ({paper}, the paper's "
+                f"architecture and recipe) on {ours}, so it is shown beside the paper's value without a "
+                f"difference; a difference appears only against a full-profile result on the paper's data.")
+    full = _committed("full", full, result)
+    if full is not None and full.overrides:
+        settings = ", ".join(f"`--set {k}={json.dumps(v)}`" for k, v in full.overrides.items())
+        where = dataset_of(full) or "its data"
+        compared = ("" if any(comparable(ref, full) for ref in references) else
+                    ", not the paper's data, so it has no difference either")
+        text += f" The full-profile column is the paper's recipe run with {settings}, on {where}{compared}."
+    return text
 
 
 def _check_rows(references: Sequence[Reference], result: Result, table: str) -> None:

@@ -102,6 +102,7 @@ def test_table2_rows_follow_the_dimensions(isolated, monkeypatch):
     rows = {r["row"]: r for r in result.tables["table2"]}
     assert rows["d16"]["parameters"] == 1194 * 16 and rows["d4"]["parameters"] == 4776
     assert rows["d16"]["mse"] < rows["d4"]["mse"]
+    assert all(rows[d]["mse"] >= rows[d]["svd_mse"] > 0 for d in ("d16", "d4"))  # no fit beats the SVD optimum
 
 
 def test_full_table1_recipes_are_the_authors():

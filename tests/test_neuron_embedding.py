@@ -242,3 +242,35 @@ def test_resnet9_emb_convolutions_form_one_chain_of_sets_through_the_residuals()
     h = h + block(block(h, 6), 7)
     logits = h.mean((2, 3)) @ embedding_weight(sets[9].embedding, sets[10].embedding).T + sets[10].bias
     assert (net(x) - logits).abs().max().item() < 1e-10
+
+
+def test_no_embedding_fits_below_the_truncated_svd_bound():
+    from weightspace.neuron_embedding.compression import low_rank_bound
+
+    torch.manual_seed(0)
+    reference = FCNet((40, 20, 3), "direct")
+    for d in (2, 5, 10):
+        bound = low_rank_bound(reference, d)
+        model = FCNet((40, 20, 3), "emb", d)
+        assert weight_mse(model, reference) >= bound > 0
+        fit_embeddings(model, reference, steps=500, lr=0.01)
+        assert weight_mse(model, reference) >= bound, d
+    assert low_rank_bound(reference, 20) < 1e-12  # d at every layer's rank: nothing is out of reach
+    with pytest.raises(ValueError, match="positive whole number, got 0"):
+        low_rank_bound(reference, 0)
+
+
+def test_the_fit_reaches_the_bound_on_a_network_that_d_dimensional_embeddings_generate():
+    from weightspace.neuron_embedding.compression import low_rank_bound
+
+    torch.manual_seed(0)
+    generator = FCNet((40, 20, 3), "emb", 5)
+    reference = FCNet((40, 20, 3), "direct")
+    with torch.no_grad():
+        for layer, w in zip(reference.layers, generator.weights()):
+            layer.weight.copy_(w)
+    assert low_rank_bound(reference, 5) < 1e-12
+    model = FCNet((40, 20, 3), "emb", 5)
+    fit_embeddings(model, reference, steps=1500, lr=0.01)
+    mean_square = sum((w**2).sum() for w in reference.weights()).item() / sum(w.numel() for w in reference.weights())
+    assert weight_mse(model, reference) < 1e-5 * mean_square

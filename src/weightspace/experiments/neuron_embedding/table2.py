@@ -6,7 +6,9 @@ authors' ReduceLROnPlateau), biases copied. Reported: free parameters
 (embeddings), accuracy of the fitted network, and the mean squared deviation of
 its weights from the reference's, and that deviation as a fraction of the
 reference weights' mean square (the weight energy the embeddings leave
-unexplained; the paper's d = 64 leaves 0.00036 / 0.0152 = 2.4%).
+unexplained; the paper's d = 64 leaves 0.00036 / 0.0152 = 2.4%), beside the
+smallest deviation any d-dimensional embedding can reach (the truncated SVD of
+each layer), which tells a fit that falls short from a reference that is not low-rank.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 from weightspace import data as datasets
 from weightspace.experiments import Outputs, RunContext, seed_everything
 from weightspace.experiments.neuron_embedding._presets import FIT, describe, describe_fit, fit_arguments, recipe
+from weightspace.neuron_embedding.compression import low_rank_bound
 from weightspace.neuron_embedding.models import FC2_SIZES, FCNet, paper_parameter_count
 from weightspace.neuron_embedding.training import trained_reference
 from weightspace.neuron_embedding.transfer import fit_embeddings, weight_mse
@@ -41,7 +44,9 @@ class CompressionRow(Row):
     ``parameters``: free parameters as the paper counts them; ``accuracy`` (%) and
     ``loss`` (cross-entropy) on the evaluation split; ``mse``: mean squared deviation
     of the weights from the reference's; ``unexplained``: ``mse`` over the mean square
-    of the reference's weights; ``fit_loss``: the last eq. 4 loss.
+    of the reference's weights; ``svd_mse``: the smallest ``mse`` any embedding of
+    dimension ``dim`` can reach (:func:`~weightspace.neuron_embedding.compression.low_rank_bound`);
+    ``fit_loss``: the last eq. 4 loss.
     """
 
     dim: int | None = None
@@ -50,6 +55,7 @@ class CompressionRow(Row):
     loss: float
     mse: float | None = None
     unexplained: float | None = None
+    svd_mse: float | None = None
     fit_loss: float | None = None
 
 
@@ -80,7 +86,8 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         acc, loss = evaluate(model, data.eval)
         mse = weight_mse(model, reference)
         table.append(CompressionRow(row=f"d{d}", dim=d, parameters=paper_parameter_count(model), accuracy=acc,
-                                    loss=loss, mse=mse, unexplained=mse / mean_square, fit_loss=losses[-1]))
+                                    loss=loss, mse=mse, unexplained=mse / mean_square,
+                                    svd_mse=low_rank_bound(reference, d), fit_loss=losses[-1]))
         curves[f"d{d}"] = losses[:: max(1, len(losses) // 200)]
     return Outputs(metrics={"reference_accuracy": trained.accuracy, "weight_mean_square": mean_square,
                             **{r.row: r.accuracy for r in table[1:]}},

@@ -40,10 +40,12 @@ kernel scores for ``n`` kernels, so a walk over at least ``_INDEX_MIN`` kernels
 goes through a clustered index instead (:class:`_Index`): blocks of about
 ``_CLUSTER`` nearby kernels, each with a bound on its kernels' scores (a cone around
 the block's centre; a ball for the squared difference), and each step scores only
-the blocks whose bound reaches the score of a first candidate from the current
-kernel's block (a few thousand of the 262,144 kernels of ResNet18's 512x512 layer).
-The index is rebuilt on the unvisited kernels when half of them is left.
-Both ways give the same orders.
+the blocks whose bound reaches the score of a first candidate (the best of the
+current kernel's block, or the last step's runner-up): a few thousand of the
+262,144 kernels of ResNet18's 512x512 layer. The bounds allow for their rounding,
+so a block is skipped only if none of its kernels can be as close, and near-ties
+are decided as above: both ways give the same orders. The index is rebuilt on the
+unvisited kernels when half of them is left.
 """
 
 from __future__ import annotations
@@ -357,9 +359,10 @@ class _Index:
         """Cluster the points ``ids`` and split the clusters evenly into blocks of at most ``2 _CLUSTER``."""
         m = len(ids)
         x = self.geometry[ids]
-        label = _clusters(x.astype(np.float32), -(-m // _CLUSTER))
+        x32 = x.astype(np.float32)
+        label = _clusters(x32, -(-m // _CLUSTER))
         order = np.argsort(label, kind="stable")
-        ids, x, label = ids[order], x[order], label[order]
+        ids, x, x32, label = ids[order], x[order], x32[order], label[order]
         size = np.bincount(label)
         width = min(2 * _CLUSTER, int(size.max()))
         pieces = -(-size // width)
@@ -377,8 +380,9 @@ class _Index:
         self.ids = np.full((blocks, width), -1, dtype=np.int64)
         self.ids[block, slot] = ids
         self.size = self.left = m
-        centre = _centres(x, block, start, self.walk.cosine)
+        centre = _centres(x32, block, start, self.walk.cosine).astype(np.float64)
         if self.walk.cosine:
+            centre /= np.sqrt((centre * centre).sum(1, keepdims=True))
             low = np.minimum.reduceat((x * centre[block]).sum(1), start)
             angle = np.minimum(np.arccos(np.clip(low, -1.0, 1.0)) + 1e-7, math.pi)  # + the rounding of low and arccos
             # cos angle(g, centre) >= cos(a + arccos s) = cos(a) s - sin(a) sqrt(1 - s^2), tested in float32:

@@ -473,8 +473,7 @@ def _indexed_path(walk: _Walk, b: int) -> np.ndarray:
     if len(zeros) == n:                          # only zero kernels: each step to the lowest id left
         return np.arange(n)
     index = _Index(walk, b, np.flatnonzero(~zero))
-    visited = np.zeros(n, dtype=bool)
-    path = np.zeros(n, dtype=np.int64)
+    zero, visited, path = zero.tolist(), bytearray(n), [0] * n
     lowest = first_zero = 0                      # no unvisited id below ``lowest``; zeros[first_zero] the first left
     current = 0
     for step in range(n):
@@ -487,11 +486,11 @@ def _indexed_path(walk: _Walk, b: int) -> np.ndarray:
                 current = lowest
             else:
                 current = index.nearest(current, zeros[first_zero] if first_zero < len(zeros) else -1)
-        visited[current] = True
+        visited[current] = 1
         path[step] = current
         if not zero[current]:
             index.remove(current)
-    return path
+    return np.array(path, dtype=np.int64)
 
 
 def greedy_path(points: torch.Tensor, distance: str = "cosine") -> torch.Tensor:

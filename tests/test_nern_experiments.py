@@ -10,8 +10,9 @@ import torch
 from weightspace import experiments
 from weightspace.data import DatasetNotFoundError, ImageData, Split
 from weightspace.nern import fitting, originals
-from weightspace.nern.models import CifarResNet, conv_names
+from weightspace.nern.models import CifarResNet, build, conv_names
 from weightspace.nern.predictor import KernelLayout, NeRN
+from weightspace.nern.sizes import predictor_ratio
 from weightspace.nern.train import NeRNConfig, conv_weights, image_batches, reconstructed, train_nern
 from weightspace.results import Checkpoint
 from weightspace.training import evaluate
@@ -182,6 +183,45 @@ def test_quick_configs_name_the_original_that_runs(name):
         assert arch == {"arch": "resnet8", "width": 4, "in_channels": 1}
         net = originals.build_original(arch, 10)
         assert net.depth == 8 and net.width == 4 and net.conv1.in_channels == 1
+
+
+def test_cpu_reconstruction_compresses_a_resnet20_like_the_paper():
+    """At cpu each predictor is within 2 points of the paper's ratio to its original in its slot (43% at h = 160,
+    52% at h = 180 of ResNet20 on CIFAR-10), so it compresses, where the quick predictors are larger than theirs."""
+    paper = build("resnet20", 10)
+    for profile, compresses in (("cpu", True), ("quick", False)):
+        cfg = experiments.config("nern.cifar10", profile)
+        net = originals.build_original(cfg["originals"]["resnet20"], 10)
+        for h, slot in zip(cfg["archs"]["resnet20"], cfg["slots"]["resnet20"], strict=True):
+            ratio = predictor_ratio(h, net)
+            assert (ratio < 1) is compresses
+            if compresses:
+                assert abs(ratio - predictor_ratio(slot, paper)) < 0.02
+    assert predictor_ratio(160, paper) == pytest.approx(0.43, abs=0.005)
+
+
+def test_cpu_reconstruction_runs_on_padded_mnist_with_a_narrow_resnet20_and_the_papers_nern():
+    cfg = experiments.config("nern.cifar10", "cpu")
+    assert (cfg["dataset"], cfg["split"], cfg["pad_to"], cfg["augment"], cfg["seeds"]) == \
+        ("mnist", "standard", 32, False, 3)
+    assert cfg["eval_limit"] is None and cfg["modes"] == ["none", "in", "cross"]
+    net = originals.build_original(cfg["originals"]["resnet20"], 10)
+    assert isinstance(net, CifarResNet) and net.depth == 20 and net.conv1.in_channels == 1
+    assert len(conv_names(net)) == len(conv_names(build("resnet20", 10))) == 21
+    paper, ours = fitting.recipe("resnet20"), cfg["nern"]["resnet20"]
+    assert {k for k in paper if paper[k] != ours[k]} == {"steps", "warmup", "batch_size", "kd_eps", "eval_every"}
+    assert 1000 <= ours["steps"] <= 10_000 and 0 < ours["warmup"] < ours["steps"] and ours["kd_eps"] == 1e-4
+    assert ours["alpha"] == ours["beta"] == 1e-4 and ours["recon"]
+
+
+@pytest.mark.skipif(not os.environ.get("WEIGHTSPACE_DATA"), reason="WEIGHTSPACE_DATA not set")
+def test_cpu_data_is_the_standard_mnist_split_padded_to_32():
+    cfg = experiments.config("nern.cifar10", "cpu")
+    data = originals.task_data(cfg["dataset"], cfg["split"], cfg["pad_to"], torch.device("cpu"))
+    assert (len(data.train.y), len(data.eval.y)) == (60_000, 10_000)
+    assert data.train.x.shape[1:] == data.eval.x.shape[1:] == (1, 32, 32)
+    border = torch.cat([data.eval.x[..., :2, :].flatten(), data.eval.x[..., :, -2:].flatten()])
+    assert torch.equal(border, torch.full_like(border, float(data.eval.x.min())))
 
 
 @pytest.mark.parametrize("name", [n for n in NERN_EXPERIMENTS if n != "nern.imagenet"])

@@ -40,10 +40,12 @@ kernel scores for ``n`` kernels, so a walk over at least ``_INDEX_MIN`` kernels
 goes through a clustered index instead (:class:`_Index`): blocks of about
 ``_CLUSTER`` nearby kernels, each with a bound on its kernels' scores (a cone around
 the block's centre; a ball for the squared difference), and each step scores only
-the blocks whose bound reaches the score of a first candidate from the current
-kernel's block (a few thousand of the 262,144 kernels of ResNet18's 512x512 layer).
-The index is rebuilt on the unvisited kernels when a quarter of them is left.
-Both ways give the same orders.
+the blocks whose bound reaches the score of a first candidate (the best of the
+current kernel's block, or the last step's runner-up): a few thousand of the
+262,144 kernels of ResNet18's 512x512 layer. The bounds allow for their rounding,
+so a block is skipped only if none of its kernels can be as close, and near-ties
+are decided as above: both ways give the same orders. The index is rebuilt on the
+unvisited kernels when half of them is left.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ _INDEX_MIN = 1 << 15    # walks over at least this many points use the clustered
 _CLUSTER = 64           # mean points per cluster of the index (a block holds at most twice as many)
 _NEAR_GROUPS = 8        # groups whose clusters a point may join in the last step of the clustering
 _CENTRE_STEPS = 20      # steps of the blocks' centres toward their farthest points
-_REBUILD = 4            # the index is rebuilt on its unvisited points once they fall below 1 / _REBUILD of its points
+_REBUILD = 2            # the index is rebuilt on its unvisited points once they fall below 1 / _REBUILD of its points
 
 Key = Callable[[np.ndarray, np.ndarray], object]  # (query, candidate) raw points -> exact score (larger is closer)
 
@@ -192,7 +194,7 @@ def _greedy(walks: Sequence[_Walk]) -> list[np.ndarray]:
     size = np.concatenate([np.full(w.cols.shape[0], w.cols.shape[2]) for w in dense])
     owner = [(w, b) for w in dense for b in range(w.cols.shape[0])]  # the problem of each row
     path = np.zeros((len(size), int(size.max())), dtype=np.int64)
-    joining = sorted(range(len(size)), key=lambda r: -size[r])
+    joining, joined = sorted(range(len(size)), key=lambda r: -size[r]), 0   # rows by size; those walking
     cols = np.empty((0, walk.cols.shape[1], path.shape[1]), dtype=walk.cols.dtype)
     ids = np.empty((0, path.shape[1]), dtype=np.int64)
     q = np.empty((0, walk.cols.shape[1]), dtype=walk.cols.dtype)
@@ -201,8 +203,9 @@ def _greedy(walks: Sequence[_Walk]) -> list[np.ndarray]:
     current = np.empty(0, dtype=np.int64)       # the last visited point of each row walking
     for m in range(int(size.max()) - 1, 0, -1):
         new = []
-        while joining and size[joining[0]] - 1 == m:
-            new.append(joining.pop(0))
+        while joined < len(joining) and size[joining[joined]] - 1 == m:
+            new.append(joining[joined])
+            joined += 1
         if new:  # rows with m + 1 points start: point 0 visited, the last point in its place
             start = np.stack([owner[r][0].cols[owner[r][1]] for r in new])
             q = np.concatenate((q, start[:, :, 0] * walk.scale + walk.shift))  # cosine: scale 1, shift 0
@@ -218,7 +221,7 @@ def _greedy(walks: Sequence[_Walk]) -> list[np.ndarray]:
         if m > 1:
             top = s[rows, pos]
             s[rows, pos] = -math.inf
-            for i in np.flatnonzero(s.max(1) >= top - 2 * tol):
+            for i in (s.max(1) >= top - 2 * tol).nonzero()[0]:
                 s[i, pos[i]] = top[i]
                 w, b = owner[member[i]]
                 pos[i] = _resolve(w, b, int(current[i]), s[i], float(top[i]), ids[i, :m])
@@ -349,15 +352,17 @@ class _Index:
         self.block_of = np.full(n, -1, dtype=np.int64)
         self.slot_of = np.zeros(n, dtype=np.int64)
         self.v = np.ones(d + 3, dtype=np.float32 if walk.cosine else np.float64)
+        self.runner = -1  # an unvisited point, the last step's runner-up, or -1
         self._build(ids)
 
     def _build(self, ids: np.ndarray) -> None:
         """Cluster the points ``ids`` and split the clusters evenly into blocks of at most ``2 _CLUSTER``."""
         m = len(ids)
         x = self.geometry[ids]
-        label = _clusters(x.astype(np.float32), -(-m // _CLUSTER))
+        x32 = x.astype(np.float32)
+        label = _clusters(x32, -(-m // _CLUSTER))
         order = np.argsort(label, kind="stable")
-        ids, x, label = ids[order], x[order], label[order]
+        ids, x, x32, label = ids[order], x[order], x32[order], label[order]
         size = np.bincount(label)
         width = min(2 * _CLUSTER, int(size.max()))
         pieces = -(-size // width)
@@ -375,8 +380,9 @@ class _Index:
         self.ids = np.full((blocks, width), -1, dtype=np.int64)
         self.ids[block, slot] = ids
         self.size = self.left = m
-        centre = _centres(x, block, start, self.walk.cosine)
+        centre = _centres(x32, block, start, self.walk.cosine).astype(np.float64)
         if self.walk.cosine:
+            centre /= np.sqrt((centre * centre).sum(1, keepdims=True))
             low = np.minimum.reduceat((x * centre[block]).sum(1), start)
             angle = np.minimum(np.arccos(np.clip(low, -1.0, 1.0)) + 1e-7, math.pi)  # + the rounding of low and arccos
             # cos angle(g, centre) >= cos(a + arccos s) = cos(a) s - sin(a) sqrt(1 - s^2), tested in float32:
@@ -402,17 +408,19 @@ class _Index:
             gg = float(g @ g)
             e = math.sqrt(max(0.0, gg - s) + 1e-12 * gg) * (1 + 1e-9)  # the largest distance of a point scoring s
             v[d], v[d + 1] = e, e * e - gg + 1e-12 * (math.sqrt(gg) + self.scale + e) ** 2  # + its rounding
-        return np.flatnonzero(v @ self.bounds >= 0)
+        return (v @ self.bounds >= 0).nonzero()[0]
 
     def remove(self, i: int) -> None:
         """Mark point ``i`` visited (its block stays recorded: the next query's); rebuild once few are left."""
-        j, p = self.block_of[i], self.slot_of[i]
-        last = self.count[j] - 1
-        moved = self.ids[j, last]
+        j, p = int(self.block_of[i]), int(self.slot_of[i])
+        last = int(self.count[j]) - 1
+        moved = int(self.ids[j, last])
         self.cols[j, :, p], self.ids[j, p], self.slot_of[moved] = self.cols[j, :, last], moved, p
         self.cols[j, :, last], self.ids[j, last], self.count[j] = self.free, -1, last
         if not last:
             self.bounds[-1, j] = -math.inf
+        if i == self.runner:
+            self.runner = -1
         self.left -= 1
         if self.left and self.left * _REBUILD < self.size and self.size > 2 * _CLUSTER:
             self._build(self.ids[self.ids >= 0])
@@ -421,10 +429,11 @@ class _Index:
         """The exactly closest unvisited point to ``query``, lowest id on ties (``zero``: a zero kernel left, or -1).
 
         A first candidate (the best of the query's block, or of the block with the nearest
-        centre) bounds the best score from below; every block whose test passes at that
-        bound is scored, and near-ties are decided exactly (:func:`_resolve`).
+        centre, or the last step's runner-up) bounds the best score from below; every block
+        whose test passes at that bound is scored, and near-ties are decided exactly
+        (:func:`_resolve`).
         """
-        tol, cols, count = self.walk.tol, self.cols, self.count
+        tol, cols, count, runner = self.walk.tol, self.cols, self.count, self.runner
         q, g = self.queries[query], self.geometry[query]
         s0 = 0.0 if zero >= 0 else -math.inf    # a zero kernel scores exactly 0
         if self.left:
@@ -432,16 +441,23 @@ class _Index:
             if j < 0 or not count[j]:
                 j = int(np.argmax(g @ self.bounds[:len(g)] + self.bounds[-1]))
             s0 = max(s0, float((q @ cols[j, :, :count[j]]).max()))
+            if runner >= 0:
+                s0 = max(s0, float(q @ self.rows[runner]))
             blocks = self._test(g, s0 - tol)
         else:
             blocks = np.empty(0, dtype=np.int64)
         s = np.matmul(q, cols.take(blocks, 0)).ravel()
+        self.runner = -1
         if zero < 0 or (s.size and s.max() >= 2 * tol):
-            best = s.argmax()
+            best = int(s.argmax())
             top = s[best]
-            if (s >= top - 2 * tol).sum() == 1:
+            s[best] = -math.inf
+            second = int(s.argmax())
+            if s[second] < top - 2 * tol:     # no near-tie; the runner-up (or a free column) goes next
                 width = cols.shape[2]
+                self.runner = int(self.ids[blocks[second // width], second % width]) if second != best else -1
                 return int(self.ids[blocks[best // width], best % width])
+            s[best] = top
             ids = self.ids.take(blocks, 0).ravel()
         else:  # the zero kernel may be as close
             s, ids = np.r_[s, 0.0], np.r_[self.ids.take(blocks, 0).ravel(), zero]
@@ -457,8 +473,7 @@ def _indexed_path(walk: _Walk, b: int) -> np.ndarray:
     if len(zeros) == n:                          # only zero kernels: each step to the lowest id left
         return np.arange(n)
     index = _Index(walk, b, np.flatnonzero(~zero))
-    visited = np.zeros(n, dtype=bool)
-    path = np.zeros(n, dtype=np.int64)
+    zero, visited, path = zero.tolist(), bytearray(n), [0] * n
     lowest = first_zero = 0                      # no unvisited id below ``lowest``; zeros[first_zero] the first left
     current = 0
     for step in range(n):
@@ -471,11 +486,11 @@ def _indexed_path(walk: _Walk, b: int) -> np.ndarray:
                 current = lowest
             else:
                 current = index.nearest(current, zeros[first_zero] if first_zero < len(zeros) else -1)
-        visited[current] = True
+        visited[current] = 1
         path[step] = current
         if not zero[current]:
             index.remove(current)
-    return path
+    return np.array(path, dtype=np.int64)
 
 
 def greedy_path(points: torch.Tensor, distance: str = "cosine") -> torch.Tensor:

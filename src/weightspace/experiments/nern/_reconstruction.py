@@ -2,7 +2,9 @@
 
 ``TASKS`` names the data a section's config uses: at ``quick`` CIFAR is not
 available offline, so the originals train on the MNIST test split cut 8,000 /
-2,000, padded from 28x28 to 32x32 (``mnist32``); at ``full`` the paper's CIFAR.
+2,000, padded from 28x28 to 32x32 (``mnist32``); at ``cpu`` on MNIST's standard
+60,000 / 10,000 split padded the same way (``mnist32-standard``); at ``full`` the
+paper's CIFAR.
 :func:`permutation_table` is the experiment of Tables 1, 5 and 11 (one NeRN per
 original, predictor size and permutation mode), which the CIFAR-10 and CIFAR-100
 sections run on their own configs.
@@ -24,9 +26,10 @@ from weightspace.nern.train import NeRNConfig, NeRNOutcome
 from weightspace.tables import Row
 
 # ``seeds``: the runs a page's mean and interval are over (``python -m weightspace sweep nern --seeds 0-3``
-# at full: the paper runs every experiment with 4 seeds, Section 4; seeds 0-2 at quick).
+# at full: the paper runs every experiment with 4 seeds, Section 4; seeds 0-2 at quick and cpu).
 TASKS: dict[str, dict[str, Any]] = {
     "mnist32": {"dataset": "mnist", "split": "test-8k/2k", "pad_to": 32, "augment": False, "seeds": 3},
+    "mnist32-standard": {"dataset": "mnist", "split": "standard", "pad_to": 32, "augment": False, "seeds": 3},
     "cifar10": {"dataset": "cifar10", "split": "standard", "pad_to": None, "augment": True, "seeds": 4},
     "cifar100": {"dataset": "cifar100", "split": "standard", "pad_to": None, "augment": True, "seeds": 4},
 }

@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
 
         pages = {name: page for page, names in notebooks().items() for name in names}
         for name in experiments.names():
-            only = "" if "quick" in experiments.profiles(name) else "  [full profile only]"
+            profiles = experiments.profiles(name)
+            only = ("  [full profile only]" if "quick" not in profiles else
+                    "  [also a cpu profile]" if "cpu" in profiles else "")
             print(f"{name:36s} {experiments.get(name).TITLE}{only}")
             if name in pages:
                 print(f"{'':36s} notebook: {pages[name]}")

@@ -220,7 +220,7 @@ def test_comparison_table_puts_paper_full_and_this_run_side_by_side(isolated, to
 
 
 def test_a_cpu_result_has_its_own_column_and_never_a_difference(isolated, toy_experiment):
-    from weightspace.report import Reference, comparison_table, side_by_side
+    from weightspace.report import Reference, comparison_table, side_by_side, stand_in
 
     toy_experiment.config = lambda profile: {"n": {"quick": 3, "cpu": 10, "full": 30}[profile], "rows": ["a", "b"]}
     toy_experiment.produce = [ToyRow(row="a", x=7.0), ToyRow(row="b", x=8.0)]
@@ -238,6 +238,8 @@ def test_a_cpu_result_has_its_own_column_and_never_a_difference(isolated, toy_ex
     assert table["difference"].isna().all()  # neither a quick nor a cpu run measures what the paper did
     assert ("x", "cpu (ours)") in side_by_side(table).data.columns
     assert comparison_table(ref, quick, "t", cpu=None)["cpu (ours)"].isna().all()
+    assert "The cpu column is our CPU-scale tier (seed 0)" in stand_in(ref, quick)
+    assert "cpu column" not in stand_in(ref, quick, cpu=None)
 
 
 def test_the_one_full_run_with_overrides_fills_the_full_column_and_the_note_says_how_it_ran(isolated, toy_experiment):

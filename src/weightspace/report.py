@@ -182,10 +182,11 @@ def _ran(result: Result, table: str, row: str) -> str:
     return ""
 
 
-def stand_in(references: Sequence[Reference], result: Result, full: Result | None | bool = True) -> str:
-    """A sentence or two under a comparison table: what this run measured beside what the paper did, and
-    what the committed full result (``full``, as :func:`comparison_table` takes it) ran where it is a run
-    with overrides."""
+def stand_in(references: Sequence[Reference], result: Result, full: Result | None | bool = True,
+             cpu: Result | None | bool = True) -> str:
+    """A sentence or two under a comparison table: what this run measured beside what the paper did, what
+    the committed full result (``full``, as :func:`comparison_table` takes it) ran where it is a run with
+    overrides, and what the committed cpu result (``cpu``) ran."""
     datas = sorted({ref.data for ref in references if ref.data is not None})
     ours = result.data.get("split") or dataset_of(result) or "no dataset"
     if all(comparable(ref, result) for ref in references):
@@ -202,6 +203,12 @@ def stand_in(references: Sequence[Reference], result: Result, full: Result | Non
         compared = ("" if any(comparable(ref, full) for ref in references) else
                     ", not the paper's data, so it has no difference either")
         text += f" The full-profile column is the paper's recipe run with {settings}, on {where}{compared}."
+    cpu = _committed("cpu", cpu, result)
+    if cpu is not None:
+        ran = list(dict.fromkeys(rec["ran"] for recs in cpu.tables.values() for rec in recs if rec.get("ran")))
+        where = cpu.data.get("split") or dataset_of(cpu) or "its data"
+        text += (f" The cpu column is our CPU-scale tier (seed {cpu.seed}) on {where}"
+                 + (f", its rows run at {'; '.join(ran)}" if ran else "") + ", so it has no difference either.")
     return text
 
 

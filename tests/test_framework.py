@@ -251,7 +251,7 @@ def test_the_one_full_run_with_overrides_fills_the_full_column_and_the_note_says
     variant = experiments.run("toy.exp", profile="full", rows=["a"])
     assert comparison_table(refs, quick, "t").loc[0, "full (ours)"] == variant.tables["t"][0]["x"]
     note = stand_in(refs, quick)
-    assert '`--set rows=["a"]`' in note and "no difference either" in note
+    assert 'the setting rows = ["a"]' in note and "no difference either" in note
     experiments.run("toy.exp", profile="full", rows=["b"])  # two variants: none is chosen for the reader
     assert np.isnan(comparison_table(refs, quick, "t").loc[0, "full (ours)"])
 

@@ -198,11 +198,12 @@ def stand_in(references: Sequence[Reference], result: Result, full: Result | Non
                 f"difference; a difference appears only against a full-profile result on the paper's data.")
     full = _committed("full", full, result)
     if full is not None and full.overrides:
-        settings = ", ".join(f"`--set {k}={json.dumps(v)}`" for k, v in full.overrides.items())
+        settings = ", ".join(f"{k} = {v if isinstance(v, str) else json.dumps(v)}" for k, v in full.overrides.items())
         where = dataset_of(full) or "its data"
         compared = ("" if any(comparable(ref, full) for ref in references) else
                     ", not the paper's data, so it has no difference either")
-        text += f" The full-profile column is the paper's recipe run with {settings}, on {where}{compared}."
+        text += (f" The full-profile column is the paper's recipe run with the setting{'s' * (len(full.overrides) > 1)} "
+                 f"{settings}, on {where}{compared}.")
     cpu = _committed("cpu", cpu, result)
     if cpu is not None:
         ran = list(dict.fromkeys(rec["ran"] for recs in cpu.tables.values() for rec in recs if rec.get("ran")))

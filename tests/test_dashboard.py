@@ -61,3 +61,17 @@ def test_committed_cpu_results_fill_their_own_column_and_are_never_compared(tmp_
     row = dashboard.frame([line]).iloc[0]
     assert row["ours, cpu (mean ± std)"] == "92.00 ± 2.00 (3 seeds)"
     assert row["ours, full"] == "—" and row["status"].startswith("CPU scale and quick only")
+
+
+def test_the_dws_paper_table_gives_the_cpu_seeds_as_mean_and_std_like_the_dashboard():
+    from weightspace.dws import reference
+    from weightspace.results import Result
+
+    seeds = [Result("dws.fmnist_classification", "cpu", s, {}, "h",
+                    tables={"classification": [{"row": "dwsnet", "accuracy": a}]}) for s, a in enumerate((60.0, 62.0))]
+    table = reference.paper_table(reference.FASHION_MNIST_INR, reference.FASHION_MNIST_INR_STD, None,
+                                  "classification", cpu=seeds)
+    dwsnet = next(r.label for r in reference.FASHION_MNIST_INR if r.row == "dwsnet")
+    assert table.loc[dwsnet, "cpu (ours)"] == "61.00 ± 1.41 (2 seeds)"
+    assert table.loc[dwsnet, "full (ours)"] == "—"
+    assert "cpu (ours)" not in reference.paper_table(reference.FASHION_MNIST_INR, {}, None, "classification")

@@ -21,13 +21,12 @@ full-profile result (its data, hardware and wall time), the committed cpu-profil
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
 from typing import Sequence
 
 import pandas as pd
 
-from weightspace.report import Reference, dataset_of, lookup, printed, same_data, stale, variants
+from weightspace.report import Reference, dataset_of, lookup, over_seeds, printed, same_data, stale, variants
 from weightspace.results import Result, ResultFileError, load_result
 
 TOLERANCE = 1.0  # points, where the paper prints no interval (the paper-scale issue's rule)
@@ -110,12 +109,8 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 def _over_seeds(line: Line, stored: _Stored, profile: str) -> str:
     """The line's value in the committed ``profile`` results of :data:`SEEDS`, as mean ± std."""
-    values = [v for s in SEEDS if (r := stored(profile, line.experiment, s)) is not None
-              and (v := _value(r, line)) is not None]
-    if not values:
-        return "—"
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.2f} ± {spread:.2f} ({len(values)} seeds)"
+    return over_seeds([v for s in SEEDS if (r := stored(profile, line.experiment, s)) is not None
+                       and (v := _value(r, line)) is not None])
 
 
 def _status(line: Line, full: Result | None, ours: float | None, quick: str, cpu: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import statistics
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -284,6 +285,14 @@ def header(name: str, percent: bool = False) -> str:
     words = [_HEADERS.get(w, w) for w in str(name).split("_")]
     text = " ".join(words)
     return f"{text} (%)" if percent and not text.endswith("(%)") else text
+
+
+def over_seeds(values: Sequence[float]) -> str:
+    """Values of one quantity over seeds as ``mean ± std (n seeds)`` (std 0 for one seed); a dash for none."""
+    if not values:
+        return "—"
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.2f} ± {spread:.2f} ({len(values)} seeds)"
 
 
 def _cell(value: object, digits: int) -> str:

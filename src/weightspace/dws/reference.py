@@ -6,13 +6,12 @@ Sine-wave regression values are read off the paper's figure and are approximate.
 ``CLAIMS`` are the qualitative statements the book's pages make of the quick runs.
 """
 
-import statistics
 from typing import Sequence
 
 import pandas as pd
 
 from weightspace.claims import Claim, Value, above, below, best, cell, decreasing, greater, lowest, metric
-from weightspace.report import references
+from weightspace.report import over_seeds, references
 from weightspace.results import Result
 
 _CLASSIFICATION = [  # row, label, MNIST INR acc (%), Fashion-MNIST INR acc (%), CIFAR-10 -> corrupted acc (%)
@@ -87,7 +86,8 @@ def _sci(x: float) -> str:
 def paper_table(refs, stds: dict[str, float | None], full=None, table: str = "",
                 cpu: Sequence[Result] = ()) -> pd.DataFrame:
     """The paper's values (mean +- std) beside a stored full-profile result of ours and the mean +- std of the
-    stored cpu-profile results ``cpu`` (one per seed), a dash where there is none."""
+    stored cpu-profile results ``cpu`` (one per seed, :func:`~weightspace.report.over_seeds`), a dash where there is
+    none."""
     def values(result: Result | None) -> dict[str, dict]:
         return {r["row"]: r for r in result.tables.get(table, [])} if result is not None else {}
 
@@ -98,9 +98,8 @@ def paper_table(refs, stds: dict[str, float | None], full=None, table: str = "",
         row = {"method": ref.label, "paper": ref.value, "paper ±": stds.get(ref.row) or "—",
                "full (ours)": "—" if ours is None else round(float(ours), 2)}
         if cpu:
-            at = [float(v) for s in seeds if (v := s.get(ref.row, {}).get(ref.metric)) is not None]
-            row[f"cpu (ours, {len(cpu)} seeds)"] = (f"{statistics.mean(at):.2f} ± {statistics.stdev(at):.2f}"
-                                                     if len(at) > 1 else f"{at[0]:.2f}" if at else "—")
+            row["cpu (ours)"] = over_seeds([float(v) for s in seeds if (v := s.get(ref.row, {}).get(ref.metric))
+                                            is not None])
         rows.append(row)
     return pd.DataFrame.from_records(rows).set_index("method")
 

@@ -5,7 +5,6 @@ import math
 import pytest
 import torch
 
-from weightspace import isa
 from weightspace.nern import losses, permutation, reference
 from weightspace.nern.models import (CifarResNet, FoldedResNet, build, conv_names, feature_modules, kernel_smoothness,
                                      smoothness)
@@ -168,55 +167,6 @@ def test_fast_fmd_equals_normalise_and_subtract_and_kd_eps_is_the_authors():
     assert losses.knowledge_distillation(a, b, 1e-4).item() == pytest.approx(stable.item(), rel=1e-5)
     with pytest.raises(ValueError, match="kd_eps"):
         losses.knowledge_distillation(a, b, -1.0)
-
-
-def test_normalised_distance_gradient_is_normalise_and_subtracts_even_at_a_zero_map():
-    torch.manual_seed(0)
-    s = torch.randn(5, 7, dtype=torch.float64)
-    s[2] = 0.0  # |s| <= eps: F.normalize divides by eps
-    s.requires_grad_()
-    t = torch.randn(5, 7, dtype=torch.float64)
-    t[4] = 0.0
-    direct = (torch.nn.functional.normalize(s, dim=1) - torch.nn.functional.normalize(t, dim=1)).pow(2).sum()
-    lean = losses.NormalisedDistance.apply(s, t)
-    assert lean.item() == pytest.approx(direct.item(), rel=1e-12)
-    (g_lean,), (g_direct,) = torch.autograd.grad(lean, s), torch.autograd.grad(direct, s)
-    assert torch.allclose(g_lean, g_direct, rtol=1e-10, atol=1e-12)
-    smooth = [0, 1, 3, 4]  # away from s = 0, where the distance is not differentiable
-    assert torch.autograd.gradcheck(lambda a: losses.NormalisedDistance.apply(a, t[smooth]),
-                                    (s.detach()[smooth].requires_grad_(),))
-
-
-def test_rows_pair_channels_last_maps_without_a_copy():
-    a, b = torch.randn(2, 3, 4, 5), torch.randn(2, 3, 4, 5)
-    al, bl = a.contiguous(memory_format=torch.channels_last), b.contiguous(memory_format=torch.channels_last)
-    ra = losses.rows(al)
-    assert ra.data_ptr() == al.data_ptr() and ra.shape == (2, 60)
-    assert torch.allclose((ra * losses.rows(bl)).sum(1), (a * b).flatten(1).sum(1), atol=1e-6)
-    assert losses.feature_distillation([al], [bl]).item() == pytest.approx(
-        losses.feature_distillation([a], [b]).item(), rel=1e-6)
-
-
-def test_folded_resnet_is_the_same_function_channels_last():
-    torch.manual_seed(0)
-    net = CifarResNet(20, 10, 16, 3).eval()  # width 16: oneDNN's AVX2 channels-last backward is unsafe at width 4
-    x = torch.randn(4, 3, 32, 32)
-    weights = {n: p.detach().clone().requires_grad_() for n, p in net.named_parameters() if n.endswith("weight")}
-    outs = {}
-    for last in (False, True):
-        folded = FoldedResNet(net, channels_last=last)
-        w = {n: weights[n] for n in folded.convs}
-        logits, maps = folded(w, x)
-        assert maps[-1].is_contiguous(memory_format=torch.channels_last if last else torch.contiguous_format)
-        grads = torch.autograd.grad(logits.square().sum() + losses.feature_distillation(maps, [m + 1 for m in maps]),
-                                    list(w.values()))
-        outs[last] = logits, maps, grads
-    (l0, m0, g0), (l1, m1, g1) = outs[False], outs[True]
-    assert torch.allclose(l0, l1, atol=1e-4, rtol=1e-4)
-    assert all(torch.allclose(a, b, atol=1e-4, rtol=1e-4) for a, b in zip(m0, m1))
-    assert all(torch.allclose(a, b, atol=1e-4, rtol=1e-3) for a, b in zip(g0, g1))
-    expected = torch.contiguous_format if isa.kernels() == isa.PINNED else torch.channels_last
-    assert FoldedResNet(net).memory_format(x) == expected
 
 
 def test_losses_follow_the_equations():

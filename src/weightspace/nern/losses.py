@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.autograd.function import once_differentiable
 
 
 def reconstruction(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -37,58 +36,23 @@ def knowledge_distillation(student_logits: torch.Tensor, teacher_logits: torch.T
 def feature_distillation(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
     """Eq. 4: per-sample l2-normalised feature maps, squared differences summed over maps, / batch size.
 
-    Each map adds :class:`NormalisedDistance` of its rows (:func:`rows`): the
-    normalise-and-subtract form of ``F.normalize`` up to float rounding, computed from
-    two norms and one dot product per sample. The teacher's maps carry no gradient.
+    With ``a = s / max(|s|, 1e-12)`` and ``b = t / max(|t|, 1e-12)`` (``F.normalize``), each map
+    adds ``|a - b|^2 = |a|^2 + |b|^2 - 2 s.b / max(|s|, 1e-12)`` per sample: one norm and one
+    dot product of the student's map, so no normalised copy of it is made (forward or
+    backward). Equal to the normalise-and-subtract form up to float rounding. The
+    teacher's maps carry no gradient.
     """
     if len(student) != len(teacher):
         raise ValueError(f"{len(student)} student feature maps but {len(teacher)} teacher maps")
     total = student[0].new_zeros(())
     for s, t in zip(student, teacher):
-        total = total + NormalisedDistance.apply(rows(s), rows(t.detach()))
+        s, t = s.flatten(1), t.detach().flatten(1)
+        ns = torch.linalg.vector_norm(s, dim=1)
+        nt = torch.linalg.vector_norm(t, dim=1)
+        b = t / nt.clamp_min(1e-12).unsqueeze(1)
+        total = total + (ns / ns.clamp_min(1e-12)).square().sum() + (nt / nt.clamp_min(1e-12)).square().sum() \
+            - 2 * ((s * b).sum(1) / ns.clamp_min(1e-12)).sum()
     return total / student[0].shape[0]
-
-
-class NormalisedDistance(torch.autograd.Function):
-    """``sum_b |s_b / max(|s_b|, eps) - t_b / max(|t_b|, eps)|^2`` over rows (``F.normalize``, eps = 1e-12).
-
-    Per sample, with ``c_s = max(|s|, eps)`` and ``c_t = max(|t|, eps)``, the distance is
-    ``|s|^2 / c_s^2 + |t|^2 / c_t^2 - 2 s.t / (c_s c_t)``, and its gradient in ``s`` is
-    ``a s + b t`` with ``b = -2 / (c_s c_t)`` and ``a = 2 s.t / (|s|^3 c_t)`` (or ``2 / eps^2``
-    where ``|s| <= eps``). The forward reads each map twice (a norm and a dot product, no
-    normalised copy) and the backward writes the gradient in one fused pass; ``t`` gets none.
-
-    Shape:
-        ``(s, t)``: (B, n) and (B, n) -> a scalar.
-    """
-
-    EPS = 1e-12
-
-    @staticmethod
-    def forward(ctx: Any, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        ns, nt = torch.linalg.vector_norm(s, dim=1), torch.linalg.vector_norm(t, dim=1)
-        dot = torch.linalg.vecdot(s, t)
-        cs, ct = ns.clamp_min(NormalisedDistance.EPS), nt.clamp_min(NormalisedDistance.EPS)
-        ctx.save_for_backward(s, t, ns, cs, ct, dot)
-        return ((ns / cs).square() + (nt / ct).square() - 2 * dot / (cs * ct)).sum()
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        s, t, ns, cs, ct, dot = ctx.saved_tensors
-        a = torch.where(ns > NormalisedDistance.EPS, 2 * dot / (cs.pow(3) * ct), 2 / cs.square())
-        b = -2 / (cs * ct)
-        return torch.addcmul(s * (grad * a).unsqueeze(1), t, (grad * b).unsqueeze(1)), None
-
-
-def rows(maps: torch.Tensor) -> torch.Tensor:
-    """Each sample's feature map as one row (B, C * H * W), without a copy for NCHW or channels-last maps.
-
-    The order within a row follows the memory layout, so two maps of one layout pair up element by element.
-    """
-    if maps.dim() == 4 and not maps.is_contiguous() and maps.is_contiguous(memory_format=torch.channels_last):
-        return maps.permute(0, 2, 3, 1).flatten(1)
-    return maps.flatten(1)
 
 
 @contextmanager

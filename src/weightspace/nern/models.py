@@ -15,8 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from weightspace import isa
-
 CIFAR_DEPTHS = (20, 32, 44, 56, 110)
 
 
@@ -141,14 +139,9 @@ class FoldedResNet:
     ``t = β - mean * s``; the folded network computes the same function with one conv
     (bias fused) per conv + BN and returns eq. 4's feature maps directly (those of
     :func:`feature_modules` with the same ``maps``), so NeRN's distillation needs no
-    hooks, no ``functional_call`` and no separate BN passes.
-
-    ``channels_last``: run the convolutions on channels-last activations (the maps come
-    back channels-last). ``None`` (the default) chooses it wherever it is safe: on a GPU,
-    and on a CPU unless oneDNN computes with AVX2 kernels (the pinned profiles), whose
-    channels-last backward corrupts the heap at narrow widths (a ResNet20 of width 4). On
-    AVX-512 it makes the convolutions of a NeRN step about a third faster. Rounding
-    differs from the module's own forward in the last float32 digits.
+    hooks, no ``functional_call`` and no separate BN passes. (Channels-last would be about 15%
+    faster on a CPU but crashes oneDNN's backward under the quick profile's AVX2 pin.)
+    Rounding differs from the module's own forward in the last float32 digits.
 
     Shape:
         ``(weights, x)``: conv weights name -> (F, C, k, k) and images (B, C_in, H, W) ->
@@ -163,14 +156,14 @@ class FoldedResNet:
         (torch.Size([2, 10]), 10)
     """
 
-    def __init__(self, model: CifarResNet, maps: str = "paper", channels_last: bool | None = None) -> None:
+    def __init__(self, model: CifarResNet, maps: str = "paper") -> None:
         if not isinstance(model, CifarResNet):
             raise TypeError(f"FoldedResNet folds a CifarResNet, not {type(model).__name__}")
         if model.training:
             raise ValueError("fold an original in eval mode: train-mode BN uses batch statistics")
         if maps not in FMD_MAPS:
             raise ValueError(f"unknown fmd_maps {maps!r}: choose one of {', '.join(FMD_MAPS)}")
-        self.maps, self.channels_last = maps, channels_last
+        self.maps = maps
         self.bn: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
         def fold(conv: str, bn: nn.BatchNorm2d) -> None:
@@ -195,16 +188,8 @@ class FoldedResNet:
         w = weights[f"{name}.weight"]
         return F.conv2d(x, w * scale, shift, stride, w.shape[-1] // 2)
 
-    def memory_format(self, x: torch.Tensor) -> torch.memory_format:
-        """The layout the convolutions run in for inputs ``x`` (see ``channels_last``)."""
-        last = self.channels_last
-        if last is None:
-            kernels = isa.kernels()
-            last = x.device.type != "cpu" or not (kernels == isa.PINNED or f"onednn={isa.PINNED}" in kernels)
-        return torch.channels_last if last else torch.contiguous_format
-
     def __call__(self, weights: dict[str, torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        out = self._conv(weights, "conv1", x.contiguous(memory_format=self.memory_format(x)))
+        out = self._conv(weights, "conv1", x)
         maps = [out]
         h = F.relu(out)
         for name, stride, projection in self.blocks:

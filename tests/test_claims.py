@@ -85,3 +85,9 @@ def test_claims_names_are_those_of_a_sweep(capsys):
     assert main(["claims", "nern.imagenet"]) == 2
     assert "has no quick experiment with claims" in capsys.readouterr().err
     assert main(["claims", "r2r.preservation"]) == 0
+
+
+def test_listed_names_the_seeds_as_prose():
+    assert claims.listed() == "0, 1 and 2"
+    assert claims.listed(but=0) == "1 and 2"
+    assert claims.listed((3, 5), but=5) == "3"

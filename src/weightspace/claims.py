@@ -169,6 +169,18 @@ class Outcome:
         return f"is not resolved by this profile (holds in {self.held} of {n} seeds)"
 
 
+def listed(seeds: Sequence[int] = SEEDS, but: int | None = None) -> str:
+    """Seeds as prose, ``"0, 1 and 2"``; ``but`` leaves one out (the run's own: ``listed(but=0)`` is ``"1 and 2"``).
+
+    Example::
+
+        >>> listed(), listed(but=1), listed([4])
+        ('0, 1 and 2', '0 and 2', '4')
+    """
+    names = [str(s) for s in seeds if s != but]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
 def evaluate(claims: Sequence[Claim], results: dict[int, Result | None]) -> list[Outcome]:
     """Each claim's margin in each seed's result."""
     return [Outcome(c, {s: (None if r is None else c.margin(r)) for s, r in results.items()}) for c in claims]

@@ -45,9 +45,11 @@ def test_a_full_run_of_some_rows_fills_only_its_rows(tmp_path, monkeypatch):
     save_result(Result("neuron_embedding.table1", "full", 0, {}, "h", tables={"table1": rows},
                        data={"dataset": "MNIST"}, overrides={"rows": ["fc2-emb"]}))
     assert results.load_result("full", "neuron_embedding.table1") is None  # no default run
-    stored = dashboard._Stored()
-    assert stored.full(line).overrides == {"rows": ["fc2-emb"]}
-    assert stored.full(other) is None, "a row the run did not compute is not filled by it"
+    assert dashboard._Stored().full(line).overrides == {"rows": ["fc2-emb"]}
+    filled, empty = dashboard.frame([line, other]).to_dict("records")
+    assert filled["ours, full"] == "97.50" and "--set rows=['fc2-emb']" in filled["full run (data, hardware, time)"]
+    assert empty["ours, full"] == "—" and empty["full run (data, hardware, time)"] == "—", \
+        "a row the run did not compute is not filled by it"
 
 
 def test_committed_cpu_results_fill_their_own_column_and_are_never_compared(tmp_path, monkeypatch):

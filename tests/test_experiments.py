@@ -56,6 +56,29 @@ def test_full_table1_mnist_rows_run_without_cifar10(isolated, monkeypatch):
     assert result.data["datasets"].keys() == {"mnist"}
 
 
+def test_table1_rows_run_apart_so_runs_of_some_rows_join_into_the_whole_table(isolated, monkeypatch):
+    from weightspace import report
+
+    monkeypatch.setattr(_table1.datasets, "load", lambda name, split: _fake(name))
+    tiny = {"steps": 3, "batch_size": 16, "lr": 0.01, "optimizer": "adam", "schedule": "one_cycle", "eval_every": 1}
+    settings = {"recipes": {"mnist-fc": tiny, "mnist-conv": tiny}, "selection_holdout": 16}
+    whole = experiments.run("neuron_embedding.table1", "full", **settings)
+    for path in (isolated / "results").rglob("*.json"):
+        path.unlink()
+    assert report.committed("full", "neuron_embedding.table1") is None
+    parts = [["conv-sep", "fc2-direct"], ["fc2-emb", "fc5-direct", "fc5-emb"], ["conv-direct", "conv-emb"]]
+    for rows in parts:
+        experiments.run("neuron_embedding.table1", "full", rows=rows, **settings)
+    joined = report.committed("full", "neuron_embedding.table1")
+    assert joined is not None and joined.overrides == settings and not report.stale(joined)
+    assert joined.config["rows"] == list(table1.ROWS) and len(joined.provenance["parts"]) == 3
+    timeless = [{k: v for k, v in rec.items() if k != "train_time_s"} for rec in whole.tables["table1"]]
+    assert [{k: v for k, v in rec.items() if k != "train_time_s"} for rec in joined.tables["table1"]] == timeless
+    assert joined.metrics == whole.metrics and joined.curves.keys() == whole.curves.keys()
+    experiments.run("neuron_embedding.table1", "full", rows=["conv-sep"], **{**settings, "selection_holdout": 8})
+    assert report.committed("full", "neuron_embedding.table1") is None, "a part run otherwise does not join"
+
+
 def test_table1_cifar10_rows_are_full_profile_only():
     assert experiments.profiles("neuron_embedding.table1_cifar10") == ("full",)
     assert experiments.profiles("neuron_embedding.table1") == ("quick", "full")

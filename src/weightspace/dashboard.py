@@ -26,7 +26,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from weightspace.report import Reference, dataset_of, lookup, over_seeds, printed, same_data, stale, variants
+from weightspace.report import Reference, committed, dataset_of, lookup, over_seeds, printed, same_data, stale
 from weightspace.results import Result, ResultFileError, load_result
 
 TOLERANCE = 1.0  # points, where the paper prints no interval (the paper-scale issue's rule)
@@ -79,7 +79,7 @@ class _Stored:
 
     def __init__(self) -> None:
         self._read: dict[tuple[str, str, int], Result | None] = {}
-        self._variants: dict[str, list[Result]] = {}
+        self._full: dict[str, Result | None] = {}
 
     def __call__(self, profile: str, experiment: str, seed: int) -> Result | None:
         key = (profile, experiment, seed)
@@ -91,16 +91,13 @@ class _Stored:
         return self._read[key]
 
     def full(self, line: Line) -> Result | None:
-        """The full result of ``line``: the default run, else a run with overrides that has the line's row."""
-        default = self("full", line.experiment, 0)
-        if default is not None:
-            return default
-        if line.experiment not in self._variants:
-            self._variants[line.experiment] = variants("full", line.experiment, 0)
-        for result in self._variants[line.experiment]:
-            if any(rec.get("row") == line.row and not rec.get("status") for rec in result.tables.get(line.table, [])):
-                return result
-        return None
+        """The full result of ``line``'s experiment, as its page shows it (:func:`~weightspace.report.committed`)."""
+        if line.experiment not in self._full:
+            try:
+                self._full[line.experiment] = committed("full", line.experiment, 0)
+            except ResultFileError:
+                self._full[line.experiment] = None
+        return self._full[line.experiment]
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -144,6 +141,9 @@ def frame(lines: Sequence[Line] | None = None, links: bool = False) -> pd.DataFr
     rows, stored = [], _Stored()
     for line in lines if lines is not None else LINES:
         full = stored.full(line)
+        if full is not None and not any(rec.get("row") == line.row and not rec.get("status")
+                                        for rec in full.tables.get(line.table, [])):
+            full = None  # a full run of other rows: this line's row did not run at full scale
         ours = _value(full, line) if full is not None else None
         quick, cpu = (_over_seeds(line, stored, profile) for profile in ("quick", "cpu"))
         where = ""
@@ -153,6 +153,8 @@ def frame(lines: Sequence[Line] | None = None, links: bool = False) -> pd.DataFr
                      f"{(p.get('wall_time_s') or 0) / 60:.0f} min")
             if full.overrides:
                 where += f" (run with {', '.join(f'--set {k}={v}' for k, v in full.overrides.items())})"
+            if "parts" in p:
+                where += f" (in {len(p['parts'])} runs of its rows)"
         item = f'<a href="{line.page.removeprefix("notebooks/")}.html">{line.item}</a>' if links else line.item
         rows.append({"paper": line.paper, "item": item, "headline": line.what,
                      "paper value": _fmt(line.paper_value()), "ours, full": _fmt(ours),

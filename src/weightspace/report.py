@@ -124,6 +124,74 @@ def variants(profile: str, experiment: str, seed: int = 0) -> list[Result]:
     return [read_result(path) for path in sorted((results_dir() / profile / paper).glob(pattern))]
 
 
+ROWS_APART = frozenset({"neuron_embedding.table1", "neuron_embedding.table1_cifar10"})
+"""Experiments whose rows run apart: each row trains its own model, seeded from the run's seed and the row's
+place in the table, so a run of some rows gives those rows exactly as a run of all
+(``tests/test_experiments.py`` checks it), and runs of its rows in parts join (:func:`join_rows`)."""
+
+
+def join_rows(parts: Sequence[Result]) -> Result | None:
+    """One result from runs of disjoint subsets of an experiment's rows (``--set rows=[...]`` each), or ``None``
+    where they are not such runs.
+
+    Sound only for an experiment of :data:`ROWS_APART`, and only where the parts agree on
+    everything but ``rows``: experiment, profile, seed, their other overrides and the
+    rest of the config, the data, the code version, torch and the device. Each row comes
+    from the part that ran it; the joined ``rows`` keep the config's order, and where
+    they are all its rows, ``rows`` is no longer an override. ``provenance`` sums the
+    wall times, keeps the newest date and lists each part's own under ``parts``.
+    """
+    from weightspace import experiments
+
+    def apart_from_rows(result: Result) -> tuple:
+        return (result.experiment, result.profile, result.seed, result.data,
+                {k: v for k, v in result.overrides.items() if k != "rows"},
+                {k: v for k, v in result.config.items() if k != "rows"},
+                [result.provenance.get(k) for k in ("code_version", "torch", "device")])
+
+    if (len(parts) < 2 or any("rows" not in p.overrides for p in parts) or parts[0].experiment not in ROWS_APART
+            or any(apart_from_rows(p) != apart_from_rows(parts[0]) for p in parts)):
+        return None
+    first, owner = parts[0], {row: p for p in parts for row in p.config["rows"]}
+    if len(owner) != sum(len(p.config["rows"]) for p in parts):
+        return None  # a row ran twice
+    overrides = {k: v for k, v in first.overrides.items() if k != "rows"}
+    try:
+        declared = list(experiments.config(first.experiment, first.profile, **overrides)["rows"])
+    except (KeyError, ValueError):
+        return None
+    rows = [r for r in declared if r in owner] + [r for r in owner if r not in declared]
+    tables = {name: [next(r for r in owner[rec["row"]].tables[name] if r.get("row") == rec["row"])
+                     if rec.get("row") in owner else rec for rec in records]
+              for name, records in first.tables.items()}
+    metrics = {k: next((p.metrics[k] for p in parts if p.metrics.get(k) is not None), v)
+               for k, v in first.metrics.items()}
+    provenance = {**first.provenance, "wall_time_s": round(sum(p.provenance.get("wall_time_s") or 0 for p in parts), 2),
+                  "created": max(p.provenance.get("created", "") for p in parts),
+                  "git_commit": ", ".join(dict.fromkeys(p.provenance.get("git_commit", "?") for p in parts)),
+                  "parts": [{"rows": p.config["rows"], **p.provenance} for p in parts]}
+    return Result(experiment=first.experiment, profile=first.profile, seed=first.seed,
+                  config={**first.config, "rows": rows}, config_hash="+".join(p.config_hash for p in parts),
+                  metrics=metrics, tables=tables, curves={k: v for p in parts for k, v in p.curves.items()},
+                  data=first.data, provenance=provenance,
+                  overrides={**overrides, **({} if rows == declared else {"rows": rows})})
+
+
+def committed(profile: str, experiment: str, seed: int = 0) -> Result | None:
+    """The stored ``profile`` result of ``experiment`` and ``seed`` that pages and the dashboard show.
+
+    The default run where there is one; else the runs of its rows in parts, joined
+    (:func:`join_rows`); else the one run with overrides (e.g. ``--set dataset=mnist``:
+    its data and table say what ran). Several other runs with overrides are ambiguous,
+    so none is shown.
+    """
+    found = load_result(profile, experiment, seed)
+    if found is not None:
+        return found
+    others = variants(profile, experiment, seed)
+    return join_rows(others) or (others[0] if len(others) == 1 else None)
+
+
 def comparison_table(references: Sequence[Reference], result: Result, table: str,
                      full: Result | None | bool = True, cpu: Result | None | bool = True) -> pd.DataFrame:
     """Paper | full-profile result (if committed) | cpu-profile result | this run | difference, one line per
@@ -169,10 +237,7 @@ def _committed(profile: str, given: Result | None | bool, result: Result) -> Res
         return given or None
     if result.profile == profile or profile not in experiments.profiles(result.experiment):
         return None
-    found = load_result(profile, result.experiment, result.seed)
-    if found is None and len(others := variants(profile, result.experiment, result.seed)) == 1:
-        found = others[0]  # the one run with overrides (e.g. ``--set dataset=mnist``): its table says what ran
-    return found
+    return committed(profile, result.experiment, result.seed)
 
 
 def _ran(result: Result, table: str, row: str) -> str:

@@ -409,7 +409,7 @@ def stored_comparison(references: Sequence[Reference], experiment: str, table: s
 
     For pages of experiments that need data this machine lacks (e.g. ImageNet): nothing runs.
     """
-    result = load_result(profile, experiment, seed) or Result(experiment, profile, seed, {}, "")
+    result = committed(profile, experiment, seed) or Result(experiment, profile, seed, {}, "")
     return comparison_table(references, result, table, full=None, cpu=None).drop(columns=["full (ours)", "cpu (ours)"])
 
 

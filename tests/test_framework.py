@@ -508,3 +508,22 @@ def test_a_stale_full_result_is_marked_in_the_comparison(isolated, toy_experimen
     assert not stale(full) and "stale" not in comparison_table([ref], quick, "t", full=full).loc[0, "note"]
     old = dataclasses.replace(full, provenance={**full.provenance, "code_version": "an older code"})
     assert stale(old) and "stale" in comparison_table([ref], quick, "t", full=old).loc[0, "note"]
+
+
+def test_training_flops_are_three_forward_passes_and_count_per_step_work_once():
+    from weightspace import cost
+
+    assert cost.training_flops(torch.nn.Linear(10, 5), (10,), steps=7, batch_size=32) == 3 * 7 * 32 * 2 * 10 * 5
+
+    class Generated(torch.nn.Module):  # weights made once per step (Z Z^T, 2*8*8*4 FLOPs), then applied per image
+        def __init__(self):
+            super().__init__()
+            self.z = torch.nn.Parameter(torch.randn(8, 4))
+
+        def forward(self, x):
+            return x @ (self.z @ self.z.T)
+
+    assert cost.training_flops(Generated(), (8,), steps=5, batch_size=100) == 3 * 5 * (2 * 8 * 8 * 4 + 100 * 2 * 8 * 8)
+    assert cost.gpu_minutes(60e12, tflops=1.0) == 1.0
+    with pytest.raises(ValueError, match="must be positive"):
+        cost.gpu_minutes(1.0, tflops=0)

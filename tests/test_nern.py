@@ -324,3 +324,13 @@ def test_the_bench_baseline_and_ours_train_the_same_objective():
         step(it)
     for p, q in zip(a.nern.parameters(), b.nern.parameters()):  # one step from the same start, same sample
         assert torch.allclose(p, q, atol=1e-5)
+
+
+def test_the_gpu_time_counts_one_paper_time_per_nern_fit():
+    from weightspace.nern import reference
+
+    assert reference.gpu_hours("nern.cifar10").startswith("about 24-72 GPU-hours per seed (24 NeRN fits")
+    assert "training 2 originals for 78,000 SGD steps" in reference.gpu_hours("nern.cifar10")
+    imagenet = reference.gpu_hours("nern.imagenet")
+    assert imagenet.startswith("about 160-240 GPU-hours per seed (8 NeRN fits at the paper's 20-30 hours")
+    assert "original" not in imagenet, "the ImageNet original is torchvision's, loaded and never trained"

@@ -122,6 +122,36 @@ TABLE9 = references("Table 9", ("total_mb", "in_filter_mb", "in_filter_pct", "cr
                     _T9, data=None)
 LEARNABLE_RESNET18_MB = Reference("Table 3", "resnet18-imagenet", "learnable_mb", 41.91, "ResNet18 3x3 convs", None)
 
+HOURS_PER_FIT = {"CIFAR": (1, 3), "ImageNet": (20, 30)}
+"""The paper's time for one NeRN on one RTX 3090, by task (Section 4: "The CIFAR experiments take about 1-3 hours,
+depending on the sizes of the original model and NeRN. ImageNet experiments take about 20-30 hours")."""
+
+
+def gpu_hours(experiment: str) -> str:
+    """How long ``experiment``'s full profile takes on one GPU, per seed, from the paper's time per NeRN.
+
+    Each row of its tables but the originals' is one NeRN fit; an experiment that
+    trains its originals (CIFAR) adds their training, which the paper does not time.
+
+    Example::
+
+        >>> gpu_hours("nern.cifar100")
+        'about 9-27 GPU-hours per seed (9 NeRN fits at the paper's 1-3 hours each on one RTX 3090, Section 4; plus training 1 original for 78,000 SGD steps, which the paper does not time)'
+    """
+    from weightspace import experiments
+
+    cfg = experiments.config(experiment, "full")
+    rows = [r for table in experiments.tables_of(experiment).values() for r in table.row_ids(cfg) or []]
+    fits = sum(not r.endswith("original") for r in rows)
+    lo, hi = HOURS_PER_FIT["CIFAR" if str(cfg.get("dataset", "")).startswith("cifar") else "ImageNet"]
+    text = (f"about {fits * lo:,}-{fits * hi:,} GPU-hours per seed ({fits} NeRN fits at the paper's {lo}-{hi} hours "
+            "each on one RTX 3090, Section 4")
+    if "originals" in cfg:
+        n = len(cfg["originals"])
+        text += (f"; plus training {n} original{'s' * (n > 1)} for {cfg['reference']['steps']:,} SGD steps, which the "
+                 "paper does not time")
+    return text + ")"
+
 
 # Claims the quick pages make, each checked over seeds (weightspace.claims). Slots are the paper's rows
 # ("resnet20-cross-160"), whatever size the profile runs in them.

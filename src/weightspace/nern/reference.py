@@ -128,7 +128,7 @@ depending on the sizes of the original model and NeRN. ImageNet experiments take
 
 
 def gpu_hours(experiment: str) -> str:
-    """How long ``experiment``'s full profile takes on one GPU, per seed, from the paper's time per NeRN.
+    """How long ``experiment`` takes at the paper's recipe on one GPU, per seed, from the paper's time per NeRN.
 
     Each row of its tables but the originals' is one NeRN fit; an experiment that
     trains its originals (CIFAR) adds their training, which the paper does not time.

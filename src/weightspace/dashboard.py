@@ -141,9 +141,8 @@ def frame(lines: Sequence[Line] | None = None, links: bool = False) -> pd.DataFr
     rows, stored = [], _Stored()
     for line in lines if lines is not None else LINES:
         full = stored.full(line)
-        if full is not None and not any(rec.get("row") == line.row and not rec.get("status")
-                                        for rec in full.tables.get(line.table, [])):
-            full = None  # a full run of other rows: this line's row did not run at full scale
+        if full is not None and lookup(full, line.table, line.row, line.metric)[1]:
+            full = None  # a full run of other rows: this line's row has a status there (did not run at full scale)
         ours = _value(full, line) if full is not None else None
         quick, cpu = (_over_seeds(line, stored, profile) for profile in ("quick", "cpu"))
         where = ""

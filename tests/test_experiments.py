@@ -1,5 +1,7 @@
 """The neuron-embedding experiments end to end on tiny synthetic data, at both profiles."""
 
+import json
+
 import pytest
 import torch
 
@@ -69,8 +71,13 @@ def test_table1_rows_run_apart_so_runs_of_some_rows_join_into_the_whole_table(is
     parts = [["conv-sep", "fc2-direct"], ["fc2-emb", "fc5-direct", "fc5-emb"], ["conv-direct", "conv-emb"]]
     for rows in parts:
         experiments.run("neuron_embedding.table1", "full", rows=rows, **settings)
+    last = max((isolated / "results").rglob("*.json"), key=lambda path: path.stat().st_mtime_ns)
+    stored = json.loads(last.read_text())
+    stored["provenance"]["device"] = "another machine"  # a part run elsewhere (another thread count, say)
+    last.write_text(json.dumps(stored))
     joined = report.committed("full", "neuron_embedding.table1")
     assert joined is not None and joined.overrides == settings and not report.stale(joined)
+    assert "another machine" in joined.provenance["device"].split("; ") and "; " in joined.provenance["device"]
     assert joined.config["rows"] == list(table1.ROWS) and len(joined.provenance["parts"]) == 3
     timeless = [{k: v for k, v in rec.items() if k != "train_time_s"} for rec in whole.tables["table1"]]
     assert [{k: v for k, v in rec.items() if k != "train_time_s"} for rec in joined.tables["table1"]] == timeless

@@ -136,10 +136,12 @@ def join_rows(parts: Sequence[Result]) -> Result | None:
 
     Sound only for an experiment of :data:`ROWS_APART`, and only where the parts agree on
     everything but ``rows``: experiment, profile, seed, their other overrides and the
-    rest of the config, the data, the code version, torch and the device. Each row comes
-    from the part that ran it; the joined ``rows`` keep the config's order, and where
-    they are all its rows, ``rows`` is no longer an override. ``provenance`` sums the
-    wall times, keeps the newest date and lists each part's own under ``parts``.
+    rest of the config, the data, the code version and torch. The machines may differ
+    (another thread count, say): a row's number is its own run's, so ``provenance``'s
+    ``device`` names each distinct one. Each row comes from the part that ran it; the
+    joined ``rows`` keep the config's order, and where they are all its rows, ``rows`` is
+    no longer an override. ``provenance`` sums the wall times, keeps the newest date and
+    lists each part's own under ``parts``.
     """
     from weightspace import experiments
 
@@ -147,7 +149,7 @@ def join_rows(parts: Sequence[Result]) -> Result | None:
         return (result.experiment, result.profile, result.seed, result.data,
                 {k: v for k, v in result.overrides.items() if k != "rows"},
                 {k: v for k, v in result.config.items() if k != "rows"},
-                [result.provenance.get(k) for k in ("code_version", "torch", "device")])
+                [result.provenance.get(k) for k in ("code_version", "torch")])
 
     if (len(parts) < 2 or any("rows" not in p.overrides for p in parts) or parts[0].experiment not in ROWS_APART
             or any(apart_from_rows(p) != apart_from_rows(parts[0]) for p in parts)):
@@ -169,6 +171,7 @@ def join_rows(parts: Sequence[Result]) -> Result | None:
     provenance = {**first.provenance, "wall_time_s": round(sum(p.provenance.get("wall_time_s") or 0 for p in parts), 2),
                   "created": max(p.provenance.get("created", "") for p in parts),
                   "git_commit": ", ".join(dict.fromkeys(p.provenance.get("git_commit", "?") for p in parts)),
+                  "device": "; ".join(dict.fromkeys(p.provenance.get("device", "?") for p in parts)),
                   "parts": [{"rows": p.config["rows"], **p.provenance} for p in parts]}
     return Result(experiment=first.experiment, profile=first.profile, seed=first.seed,
                   config={**first.config, "rows": rows}, config_hash="+".join(p.config_hash for p in parts),

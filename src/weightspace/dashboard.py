@@ -26,7 +26,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from weightspace.report import Reference, committed, dataset_of, lookup, over_seeds, printed, same_data, stale
+from weightspace.report import (Reference, committed, dataset_of, lookup, over_seeds, printed, ran_where, same_data,
+                                stale)
 from weightspace.results import Result, ResultFileError, load_result
 
 TOLERANCE = 1.0  # points, where the paper prints no interval (the paper-scale issue's rule)
@@ -145,15 +146,7 @@ def frame(lines: Sequence[Line] | None = None, links: bool = False) -> pd.DataFr
             full = None  # a full run of other rows: this line's row has a status there (did not run at full scale)
         ours = _value(full, line) if full is not None else None
         quick, cpu = (_over_seeds(line, stored, profile) for profile in ("quick", "cpu"))
-        where = ""
-        if full is not None:
-            p = full.provenance
-            where = (f"{dataset_of(full) or '?'}, {p.get('device', '?')}, "
-                     f"{(p.get('wall_time_s') or 0) / 60:.0f} min")
-            if full.overrides:
-                where += f" (run with {', '.join(f'--set {k}={v}' for k, v in full.overrides.items())})"
-            if "parts" in p:
-                where += f" (in {len(p['parts'])} runs of its rows)"
+        where = ran_where(full) if full is not None else ""
         item = f'<a href="{line.page.removeprefix("notebooks/")}.html">{line.item}</a>' if links else line.item
         rows.append({"paper": line.paper, "item": item, "headline": line.what,
                      "paper value": _fmt(line.paper_value()), "ours, full": _fmt(ours),

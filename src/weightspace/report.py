@@ -195,6 +195,18 @@ def committed(profile: str, experiment: str, seed: int = 0) -> Result | None:
     return join_rows(others) or (others[0] if len(others) == 1 else None)
 
 
+def ran_where(result: Result) -> str:
+    """What a stored run ran on, for a page or the dashboard: its data, device and wall time, the settings it was
+    run with and the parts it was joined from, e.g. ``MNIST, <cpu>, 68 min (run with --set dataset=mnist)``."""
+    p = result.provenance
+    where = f"{dataset_of(result) or '?'}, {p.get('device', '?')}, {(p.get('wall_time_s') or 0) / 60:.0f} min"
+    if result.overrides:
+        where += f" (run with {', '.join(f'--set {k}={v}' for k, v in result.overrides.items())})"
+    if "parts" in p:
+        where += f" (in {len(p['parts'])} runs of its rows)"
+    return where
+
+
 def comparison_table(references: Sequence[Reference], result: Result, table: str,
                      full: Result | None | bool = True, cpu: Result | None | bool = True) -> pd.DataFrame:
     """Paper | full-profile result (if committed) | cpu-profile result | this run | difference, one line per

@@ -49,17 +49,18 @@ unit: $(STAMP)
 
 ## nbval re-executes every notebook in verification mode (WEIGHTSPACE_VERIFY=1: each
 ## experiment is recomputed, nothing is written) and compares the cells tagged
-## nbval-check-output with the committed outputs. Those digits are guaranteed on
-## x86-64 CPUs with AVX2 (the quick profile pins its kernels to it, weightspace.isa);
-## elsewhere (ARM, no AVX2, WEIGHTSPACE_NATIVE_KERNELS=1) it says so in one line and
-## instead recomputes seed 0 of every quick experiment and checks the claims that hold
-## in every committed seed, with margins inside the committed seeds' band.
+## nbval-check-output with the committed outputs. Those digits reproduce on the CPU
+## model they were made on (named in their provenance), with the quick profile's AVX2
+## pin (weightspace.isa); elsewhere (another CPU model, ARM, no AVX2,
+## WEIGHTSPACE_NATIVE_KERNELS=1) it says so in one line and instead recomputes seed 0
+## of every quick experiment and checks the claims that hold in every committed seed,
+## with margins inside the committed seeds' band.
 nbval: $(STAMP)
-	@if $(BIN)/python -m weightspace kernels --pinnable; then \
+	@if $(BIN)/python -m weightspace kernels --digits; then \
 	  WEIGHTSPACE_VERIFY=1 $(BIN)/python -m pytest -q --nbval-lax -n 2 --dist loadscope \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider notebooks; \
 	else \
-	  echo "nbval: the committed digits need AVX2 kernels; checking claims and seed bands instead"; \
+	  echo "nbval: the committed digits cannot be compared here; checking claims and seed bands instead"; \
 	  WEIGHTSPACE_VERIFY=1 $(BIN)/python -m weightspace claims --recompute; \
 	fi
 

@@ -93,3 +93,16 @@ def test_a_machine_without_avx2_is_named_and_never_pinned(monkeypatch):
     isa.pin()
     assert not any(var in os.environ for var in ASK_AVX2)
     assert "cannot apply" in isa.describe() and isa.wanted("quick") == "aarch64"
+
+
+def test_the_committed_digits_are_compared_only_on_the_cpu_model_that_made_them(monkeypatch, capsys):
+    from weightspace import cli, results
+
+    made = cli._cpu_models()[1]
+    assert made, "the committed quick results name the CPU they were made on"
+    monkeypatch.setattr(results, "device_name", lambda device: f"{made[0]}, 1 of 2 cores, avx2 kernels (native avx2)")
+    assert cli.main(["kernels", "--digits"]) == 0
+    monkeypatch.setattr(results, "device_name", lambda device: "Another CPU, 1 of 2 cores, avx2 kernels (native avx2)")
+    assert cli.main(["kernels", "--digits"]) == 3
+    assert "Another CPU" in capsys.readouterr().out
+    assert cli.main(["kernels", "--pinnable"]) == 0  # the pin itself still applies there

@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     kernels = sub.add_parser("kernels", help="say which CPU kernels the quick profile computes with")
     kernels.add_argument("--pinnable", action="store_true",
                          help="exit 3 when the quick profile's AVX2 pin cannot apply (or is switched off) here")
+    kernels.add_argument("--digits", action="store_true",
+                         help="exit 3 unless the committed quick digits can be compared here: the pin applies and "
+                              "this CPU is a model they were made on")
     check = sub.add_parser("claims", help="check the claims of quick experiments over the committed seeds")
     check.add_argument("names", nargs="*", help="experiments or papers (default: every quick experiment with claims)")
     check.add_argument("--recompute", action="store_true",
@@ -64,7 +67,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "kernels":
         print(isa.describe())
-        return 3 if args.pinnable and (isa.opted_out() or not isa.pinnable()) else 0
+        unpinned = isa.opted_out() or not isa.pinnable()
+        if args.digits and not unpinned:
+            here, made = _cpu_models()
+            if here not in made:
+                print(f"the committed quick digits were made on {', '.join(made) or 'no CPU'}, not on this CPU "
+                      f"({here}); another CPU model can round some sums differently under the same AVX2 pin, so "
+                      "its digits are not compared")
+                return 3
+        return 3 if (args.pinnable or args.digits) and unpinned else 0
     # The CPU kernels are chosen for the profile before torch is imported (it is, by the modules below);
     # a benchmark times the kernels the full profile computes with (the machine's own).
     isa.configure("full" if args.command == "bench" else getattr(args, "profile", "quick"))
@@ -155,6 +166,15 @@ def _bench(args: argparse.Namespace) -> int:
     if not args.no_save:
         print(f"wrote {bench.save(report)}")
     return 0 if all(c["met"] for c in report["cases"]) else 1
+
+
+def _cpu_models() -> tuple[str, list[str]]:
+    """This machine's CPU model and the models the committed quick results were made on (from their provenance)."""
+    from weightspace.results import all_results, device_name
+
+    model = lambda device: device.split(",")[0]  # noqa: E731  device_name: "<model>, <threads> of <cores> cores, ..."
+    return model(device_name("cpu")), sorted({model(r.provenance.get("device", "")) for r in all_results()
+                                              if r.profile == "quick"})
 
 
 def _check_claims(targets: list[str], recompute: bool) -> int:

@@ -53,8 +53,8 @@ unit: $(STAMP)
 ## model they were made on (named in their provenance), with the quick profile's AVX2
 ## pin (weightspace.isa); elsewhere (another CPU model, ARM, no AVX2,
 ## WEIGHTSPACE_NATIVE_KERNELS=1) it says so in one line and instead recomputes seed 0
-## of every quick experiment and checks the claims that hold in every committed seed,
-## with margins inside the committed seeds' band.
+## of every quick experiment and checks that each claim holding in every committed seed
+## holds again (a margin outside the committed seeds' band is printed as a note).
 nbval: $(STAMP)
 	@if $(BIN)/python -m weightspace kernels --digits; then \
 	  WEIGHTSPACE_VERIFY=1 $(BIN)/python -m pytest -q --nbval-lax -n 2 --dist loadscope \

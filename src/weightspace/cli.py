@@ -202,7 +202,10 @@ def _check_claims(targets: list[str], recompute: bool) -> int:
         print(f"{name}:")
         print(claims.table(result).to_string())
         if recompute:
-            failed += claims.verify(result)
+            problems, notes = claims.verify(result)
+            failed += problems
+            for note in notes:
+                print(f"note: {note}")
     for problem in failed:
         print(f"FAILED {problem}", file=sys.stderr)
     return 1 if failed else 0

@@ -41,6 +41,16 @@ def test_full_inr_classification_path_runs_every_method(isolated, monkeypatch, n
     assert result.metrics["zoo_inrs"] == 36 and result.metrics["inrs_per_second_batched"] > 0
 
 
+def test_every_seed_classifies_one_zoo(isolated, monkeypatch):
+    """The paper's 3 seeds train the models on one INR dataset: the zoo follows ``zoo_seed``, not the run's seed."""
+    monkeypatch.setattr("weightspace.data.load", _fake_images)
+    tiny = {"inrs": 36, "splits": [20, 8, 8], "inr": {"steps": 2, "lr": 5e-4, "stop_psnr": 40.0},
+            "methods": ["mlp"], "models": SMALL_MODELS, "recipes": {"mlp": TINY}, "speed_sample": 2}
+    psnr = {(seed, zoo): experiments.run("dws.inr_classification", "full", seed=seed, zoo_seed=zoo, **tiny)
+            .metrics["zoo_mean_psnr"] for seed, zoo in ((0, 0), (1, 0), (0, 1))}
+    assert psnr[0, 0] == psnr[1, 0] != psnr[0, 1]
+
+
 def test_fashion_mnist_offline_fails_early_and_clearly(isolated, monkeypatch, tmp_path):
     monkeypatch.setenv("WEIGHTSPACE_DATA", str(tmp_path / "empty"))
     monkeypatch.setattr("weightspace.data._torchvision_download", lambda *a, **k: None)  # offline

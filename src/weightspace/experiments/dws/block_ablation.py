@@ -38,7 +38,7 @@ TABLES = {"ablation": Table(AblationRow, rows=lambda cfg: list(cfg["variants"]))
 def config(profile: str) -> dict[str, Any]:
     """The zoo and DWSNet recipe of the MNIST INR classification at ``profile`` (quick: 8 channels, 200 steps)."""
     base = classification_config(profile)
-    cfg = {k: base[k] for k in ("dataset", "split", "inrs", "splits", "inr", "augment")}
+    cfg = {k: base[k] for k in ("dataset", "split", "inrs", "splits", "inr", "augment", "zoo_seed")}
     recipe = base["recipes"]["dwsnet"]
     model = base["models"]["dwsnet"]
     if profile == "quick":
@@ -51,7 +51,7 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
     for blocks in cfg["variants"].values():
         check_blocks(blocks)
     images = datasets.load(cfg["dataset"], cfg["split"])
-    fitted = image_inr_zoo(images, cfg["inrs"], cfg["inr"], ctx.seed, ctx.device)
+    fitted = image_inr_zoo(images, cfg["inrs"], cfg["inr"], cfg["zoo_seed"], ctx.device)
     splits = ZooSplits.cut(fitted.zoo, tuple(cfg["splits"]))
     progress = ctx.checkpoint("variants")
     done: dict[str, Any] = progress.load() or {}

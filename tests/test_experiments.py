@@ -125,6 +125,19 @@ def test_cross_model_endpoints_are_the_two_networks(isolated, monkeypatch):
         assert curves[f"crossover_{enc}_ci95"][0] == pytest.approx(0.0)
 
 
+def test_cross_model_source_input_readings(isolated, monkeypatch):
+    """The paper copies the target's input embeddings into the source "before fitting": each reading of that."""
+    monkeypatch.setattr(cross_model.datasets, "load", lambda name, split: _fake(name, 256, 200))
+    ref = {"steps": 8, "batch_size": 32, "lr": 0.01, "optimizer": "adam", "schedule": "one_cycle", "eval_every": 4}
+    small = {"reference": ref, "fit_steps": 20, "repeats": 2, "fractions": [0.0, 1.0], "alphas": [0.0, 1.0]}
+    drift = {r: experiments.run("neuron_embedding.cross_model", source_inputs=r, **small).metrics["source_input_drift"]
+             for r in cross_model.SOURCE_INPUTS}
+    assert drift["shared"] == 0.0  # the same tensors, frozen
+    assert drift["copied"] > 0.0 and drift["initial"] > 0.0  # each fit moved its own copy
+    with pytest.raises(ValueError, match="source_inputs = 'frozen' is not allowed: choose one of shared, copied"):
+        experiments.run("neuron_embedding.cross_model", source_inputs="frozen", **small)
+
+
 def test_table2_rows_follow_the_dimensions(isolated, monkeypatch):
     monkeypatch.setattr(table2.datasets, "load", lambda name, split: _fake(name, 256, 64))
     ref = {"steps": 4, "batch_size": 32, "lr": 0.01, "optimizer": "adam", "schedule": "one_cycle", "eval_every": 2}

@@ -2,8 +2,19 @@
 
 Two direct 784-400-10 networks (target, source) are trained from different seeds.
 A neuron-embedding network is fitted to the target (eq. 4); the source's embedding
-network is built on the target's learned input embeddings (shared, and frozen while
-it is fitted to the source), so both have a common input basis.
+network gets the target's input embeddings, so both have a common input basis. The
+paper copies them "before fitting" and does not say whether they stay fixed;
+``source_inputs`` chooses the reading:
+
+* ``"shared"`` (the default): the target's learned input embeddings, the same
+  tensors, frozen while the source is fitted, so the basis stays exactly common;
+* ``"copied"``: a copy of the target's learned input embeddings, trained on with
+  the source's fit;
+* ``"initial"``: the target's initial input embeddings copied into the source
+  before either is fitted, each fit training its own copy.
+
+The metric ``source_input_drift`` is how far the two networks' input embeddings end
+apart (Frobenius distance relative to the target's; 0 when shared).
 
 * Fig. 3: accuracy along the straight line between the two networks, in weights
   (direct) or in embeddings (neuron embedding), neurons paired in stored order:
@@ -35,12 +46,16 @@ from weightspace.tables import Row, Table
 from weightspace.training import evaluate
 
 TITLE = "Neuron embeddings, Table 3 and Figs. 3-4: interpolation and neuron transplant"
+SOURCE_INPUTS = {"shared": "the source on the target's frozen input embeddings",
+                 "copied": "the source on a copy of the target's learned input embeddings, trained on",
+                 "initial": "the source on a copy of the target's initial input embeddings, both trained"}
 
 
 def config(profile: str) -> dict[str, Any]:
     quick = profile == "quick"
     return {"dataset": "mnist", "split": datasets.MNIST_TEST_CUT if quick else datasets.STANDARD,
             "reference": recipe("mnist-reference-quick" if quick else "mnist"), "dim": 64, **FIT,
+            "source_inputs": "shared",
             "alphas": [round(0.05 * i, 2) for i in range(21)], "fractions": [round(0.1 * i, 1) for i in range(11)],
             "repeats": 10}
 
@@ -48,7 +63,7 @@ def config(profile: str) -> dict[str, Any]:
 def summary(cfg: dict[str, Any]) -> str:
     """The two networks' training, the eq. 4 fits and the transplant protocol in one line (for the page)."""
     return (f"target and source 784-400-10: {describe(cfg['reference'])}, {cfg['dataset']} {cfg['split']}; "
-            f"{describe_fit(cfg)}, d = {cfg['dim']}, the source on the target's frozen input embeddings; "
+            f"{describe_fit(cfg)}, d = {cfg['dim']}, {SOURCE_INPUTS[cfg['source_inputs']]}; "
             f"{len(cfg['alphas'])} interpolation points, {len(cfg['fractions'])} crossover fractions "
             f"x {cfg['repeats']} random draws")
 
@@ -79,16 +94,27 @@ def _interval(acc: torch.Tensor) -> tuple[float, float]:
 
 
 def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
+    reading = cfg["source_inputs"]
+    if reading not in SOURCE_INPUTS:
+        raise ValueError(f"source_inputs = {reading!r} is not allowed: choose one of {', '.join(SOURCE_INPUTS)}")
     data = datasets.load(cfg["dataset"], cfg["split"]).to(ctx.device)
     direct, emb = {}, {}
     for k, role in enumerate(("target", "source")):
         direct[role], _ = trained_reference(data, cfg["reference"], ctx.seed * 1000 + k, ctx.device, ctx.checkpoint)
     seed_everything(ctx.seed * 1000)
     emb["target"] = FCNet(FC2_SIZES, "emb", cfg["dim"]).to(ctx.device)
+    inputs = emb["target"].neurons[0].embedding
+    initial = inputs.detach().clone()
     fit_embeddings(emb["target"], direct["target"], **fit_arguments(cfg), desc="fit target")
     seed_everything(ctx.seed * 1000 + 1)
-    emb["source"] = FCNet(FC2_SIZES, "emb", cfg["dim"], inputs=emb["target"].neurons[0]).to(ctx.device)
-    fit_embeddings(emb["source"], direct["source"], **fit_arguments(cfg), freeze_inputs=True, desc="fit source")
+    shared = reading == "shared"
+    emb["source"] = FCNet(FC2_SIZES, "emb", cfg["dim"], inputs=emb["target"].neurons[0] if shared else None
+                          ).to(ctx.device)
+    if not shared:
+        with torch.no_grad():
+            emb["source"].neurons[0].embedding.copy_(initial if reading == "initial" else inputs)
+    fit_embeddings(emb["source"], direct["source"], **fit_arguments(cfg), freeze_inputs=shared, desc="fit source")
+    drift = ((emb["source"].neurons[0].embedding - inputs).norm() / inputs.norm()).item()
 
     fractions, repeats = cfg["fractions"], cfg["repeats"]
     table, curves = [], {"alphas": cfg["alphas"], "fractions": fractions}
@@ -109,5 +135,6 @@ def compute(cfg: dict[str, Any], ctx: RunContext) -> Outputs:
         table.append(CrossoverRow(row=name, target=evaluate(nets["target"], data.eval)[0],
                                   source=evaluate(nets["source"], data.eval)[0],
                                   crossover_50=at.get(0.5), crossover_100=at.get(1.0)))
-    return Outputs(metrics={f"{r.row}_{k}": getattr(r, k) for r in table for k in ("crossover_50", "crossover_100")},
+    metrics = {f"{r.row}_{k}": getattr(r, k) for r in table for k in ("crossover_50", "crossover_100")}
+    return Outputs(metrics={**metrics, "source_input_drift": drift},
                    tables={"table3": table}, curves=curves, data=data.description)

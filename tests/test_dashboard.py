@@ -77,3 +77,11 @@ def test_the_dws_paper_table_gives_the_cpu_seeds_as_mean_and_std_like_the_dashbo
     assert table.loc[dwsnet, "cpu (ours)"] == "61.00 ± 1.41 (2 seeds)"
     assert table.loc[dwsnet, "full (ours)"] == "—"
     assert "cpu (ours)" not in reference.paper_table(reference.FASHION_MNIST_INR, {}, None, "classification")
+
+
+def test_over_seeds_gives_mean_and_std_and_no_spread_for_one_seed():
+    from weightspace.report import over_seeds
+
+    assert over_seeds([1.0, 3.0]) == "2.00 ± 1.41 (2 seeds)"
+    assert over_seeds([54.654]) == "54.65 (1 seed)"
+    assert over_seeds([]) == "—"

@@ -368,11 +368,12 @@ def header(name: str, percent: bool = False) -> str:
 
 
 def over_seeds(values: Sequence[float]) -> str:
-    """Values of one quantity over seeds as ``mean ± std (n seeds)`` (std 0 for one seed); a dash for none."""
+    """Values of one quantity over seeds as ``mean ± std (n seeds)``, one seed as ``value (1 seed)``; a dash for none."""
     if not values:
         return "—"
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.2f} ± {spread:.2f} ({len(values)} seeds)"
+    if len(values) == 1:
+        return f"{values[0]:.2f} (1 seed)"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f} ({len(values)} seeds)"
 
 
 def _cell(value: object, digits: int) -> str:

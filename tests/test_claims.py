@@ -91,3 +91,18 @@ def test_listed_names_the_seeds_as_prose():
     assert claims.listed() == "0, 1 and 2"
     assert claims.listed(but=0) == "1 and 2"
     assert claims.listed((3, 5), but=5) == "3"
+
+
+@pytest.mark.parametrize("experiment, refs", [("dws.inr_classification", "MNIST_INR"),
+                                              ("dws.fmnist_classification", "FASHION_MNIST_INR")])
+def test_the_inr_classification_claims_hold_on_the_papers_own_table(experiment, refs):
+    from weightspace.dws import reference
+
+    printed = {r.row: r.value for r in getattr(reference, refs)}
+    # DeepSets over neurons is our baseline only: at the MLP's value it can neither make nor break a claim
+    rows = [{"row": m, "accuracy": printed.get(m, printed["mlp"])} for m in reference.METHODS]
+    paper = Result(experiment, "full", 0, {}, "h", tables={"classification": rows})
+    stated = claims.claims_of(experiment)
+    assert [c.key for c in stated] == [c.key for c in claims.claims_of("dws.inr_classification")]
+    assert all(c.holds(paper) for c in stated), [c.text for c in stated if not c.holds(paper)]
+    assert stated[0].paper.endswith(f"{printed['dwsnet']:.2f} vs {printed['mlp']:.2f}")

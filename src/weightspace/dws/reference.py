@@ -132,13 +132,13 @@ _abl = cell("ablation", "accuracy")
 _tau = cell("generalization", "kendall_tau")
 _probe = cell("dense", "probe_mse")
 
-def _classification_claims(column: int) -> list[Claim]:
-    """The INR-classification claims, quoting the paper's accuracies in ``_CLASSIFICATION``'s ``column``.
 
-    ``column`` 2 is MNIST, 3 Fashion-MNIST. On both the paper orders DWSNet first, MLP + alignment
-    second and the MLP on raw weights last.
+def _classification_claims(refs) -> list[Claim]:
+    """The INR-classification claims, quoting the paper's accuracies ``refs`` (:data:`MNIST_INR` or
+    :data:`FASHION_MNIST_INR`). On both datasets the paper orders DWSNet first, MLP + alignment second and the
+    MLP on raw weights last.
     """
-    paper = {row[0]: row[column] for row in _CLASSIFICATION if row[column] is not None}
+    paper = {r.row: r.value for r in refs}
     v = lambda m: f"{paper[m]:.2f}"  # noqa: E731
     printed = [m for m in _BASELINES if m in paper]
     top = max(printed, key=paper.__getitem__)
@@ -191,8 +191,8 @@ CLAIMS: dict[str, list[Claim]] = {
         Claim("DWSNet MSE falls with training INRs, 50 > 200 > 800", "figure (approx.): 0.9 at 50, 0.25 at 800",
               decreasing([_mse("dwsnet", n) for n in (50, 200, 800)]), "MSE", "dws_falls"),
     ],
-    "inr_classification": _classification_claims(2),
-    "fmnist_classification": _classification_claims(3),
+    "inr_classification": _classification_claims(MNIST_INR),
+    "fmnist_classification": _classification_claims(FASHION_MNIST_INR),
     # App. K.2 prints no values; chance is 10% (ten digits)
     "block_ablation": [
         Claim("all four blocks > W->W alone", "App. K.2: adding the other blocks improves accuracy",

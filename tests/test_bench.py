@@ -30,12 +30,12 @@ def _toy(monkeypatch, **changes):
 
 def test_a_case_is_timed_against_its_baseline_and_judged(monkeypatch):
     _toy(monkeypatch)
-    (timing,) = bench.run(papers=["toypaper"])["cases"]
+    (timing,) = bench.run(papers=["toypaper"], apart=False)["cases"]
     assert timing["ratio"] == pytest.approx(0.25, abs=0.15) and timing["met"]
     assert timing["rate"] == pytest.approx(10 / timing["ours_cpu_s"])
     assert timing["ours_s"] >= timing["ours_cpu_s"] * 0.9
     _toy(monkeypatch, max_ratio=0.01)
-    (timing,) = bench.run(papers=["toypaper"])["cases"]
+    (timing,) = bench.run(papers=["toypaper"], apart=False)["cases"]
     assert not timing["met"] and "ours/baseline <= 0.01" in timing["targets"]
 
 
@@ -46,18 +46,31 @@ def test_papers_without_benchmarks_are_skipped_and_unknown_names_fail(monkeypatc
         bench.cases(["no_such_paper"])
     with pytest.raises(KeyError, match="no benchmark matches zzz"):
         bench.run(papers=["toypaper"], names=["zzz"])
+    with pytest.raises(KeyError, match="no benchmark is called toypaper.sp; cases: toypaper.spin"):
+        bench.find("toypaper.sp", ["toypaper"])
+
+
+def test_each_case_runs_in_a_fresh_process_and_a_failing_one_names_itself():
+    report = bench.run(names=["dws.layer_2-32-32-1"])
+    (timing,) = report["cases"]
+    assert report["processes"] == "one per case" and timing["name"] == "dws.layer_2-32-32-1"
+    assert timing["ours_cpu_s"] > 0 and timing["ratio"] == timing["ours_cpu_s"] / timing["baseline_cpu_s"]
+    with pytest.raises(RuntimeError, match="benchmark dws.no_such_case failed in its own process .*no benchmark is "
+                                           "called dws.no_such_case"):
+        bench.measure_apart("dws.no_such_case", 1)
 
 
 def test_the_report_is_written_per_device_and_the_cli_prints_each_case(monkeypatch, tmp_path, capsys):
     _toy(monkeypatch)
     monkeypatch.setattr(bench, "PAPERS", ("toypaper",))
-    monkeypatch.setattr(bench.run, "__defaults__", (("toypaper",), (), 1, None))
+    monkeypatch.setattr(bench.run, "__defaults__", (("toypaper",), (), 1, None, True))
     monkeypatch.setenv("WEIGHTSPACE_RESULTS", str(tmp_path))
-    assert main(["bench"]) == 0
+    assert main(["bench", "--in-process"]) == 0
     out = capsys.readouterr().out
     assert "toypaper.spin" in out and "met: ours/baseline <= 0.6" in out
     (path,) = (tmp_path / "bench").glob("*.json")
     report = json.loads(path.read_text())
     assert report["threads"] == 1 and report["cases"][0]["name"] == "toypaper.spin"
+    assert report["processes"] == "one for all cases"
     assert path.stem == bench.device_slug(report) and path.stat().st_mode & 0o777 == 0o644
     assert main(["bench", "--threads", "0"]) == 2

@@ -5,7 +5,9 @@ what is timed (``ours``), the slower way it replaces (``baseline``: a brute-forc
 loop, one network at a time, ...), both on inputs built once by ``setup``, and the
 target the project holds it to (a ratio ours / baseline, an absolute time, a
 rate). :func:`run` times every case on one thread by default (figures per core),
-ours and the baseline alternately so that a busy machine slows both alike, and
+each case in a fresh Python process (:func:`measure_apart`: no heap, cache or
+thread-pool state left by an earlier case; ``apart=False`` shares this one), ours
+and the baseline alternately so that a busy machine slows both alike, and
 reports medians of wall time and of the thread's CPU time, the ratio and whether
 each target is met. Targets are judged on CPU time, which a machine shared with
 other work does not inflate (on one thread it is the time the computation took); :func:`save` writes
@@ -19,6 +21,8 @@ import importlib
 import json
 import re
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -139,13 +143,40 @@ def measure(case: Case) -> Timing:
                   case.unit, targets, met)
 
 
+def find(name: str, papers: Sequence[str] = PAPERS) -> Case:
+    """The case called exactly ``name``; a :class:`KeyError` lists the cases where there is none."""
+    found = cases(papers)
+    for case in found:
+        if case.name == name:
+            return case
+    raise KeyError(f"no benchmark is called {name}; cases: {', '.join(c.name for c in found)}")
+
+
+def measure_apart(name: str, threads: int) -> Timing:
+    """:func:`measure` the case ``name`` on ``threads`` threads in a fresh Python process.
+
+    The child (``python -m weightspace bench --one NAME``) chooses the CPU kernels as
+    the CLI does, times the case and prints its :class:`Timing` as JSON; a case
+    measured this way finds the allocator, caches and thread pool as a run of that
+    workload alone would, not as the cases before it left them.
+    """
+    command = [sys.executable, "-m", "weightspace", "bench", "--one", name, "--threads", str(threads)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"benchmark {name} failed in its own process (exit {done.returncode}): "
+                           f"{done.stderr.strip()[-2000:] or 'no output'}")
+    return Timing(**json.loads(lines[-1]))
+
+
 def run(papers: Sequence[str] = PAPERS, names: Sequence[str] = (), threads: int | None = 1,
-        progress: Callable[[Timing], None] | None = None) -> dict[str, Any]:
+        progress: Callable[[Timing], None] | None = None, apart: bool = True) -> dict[str, Any]:
     """Measure every case of ``papers`` (only those whose name contains one of ``names``, if given).
 
     Runs on ``threads`` intra-op threads (1: figures per core; ``None``: torch's
-    default) and returns the report :func:`save` writes: the device, torch, the CPU
-    kernels, the commit and one :class:`Timing` per case.
+    default), each case in its own process (:func:`measure_apart`) unless ``apart`` is
+    false, and returns the report :func:`save` writes: the device, torch, the CPU
+    kernels, the commit, how cases were isolated and one :class:`Timing` per case.
     """
     chosen = [c for c in cases(papers) if not names or any(n in c.name for n in names)]
     if not chosen:
@@ -156,7 +187,7 @@ def run(papers: Sequence[str] = PAPERS, names: Sequence[str] = (), threads: int 
     try:
         timings = []
         for case in chosen:
-            timings.append(measure(case))
+            timings.append(measure_apart(case.name, torch.get_num_threads()) if apart else measure(case))
             if progress is not None:
                 progress(timings[-1])
         device = device_name("cpu")
@@ -165,6 +196,7 @@ def run(papers: Sequence[str] = PAPERS, names: Sequence[str] = (), threads: int 
     return {"device": device, "cpu": _cpu_model(), "threads": threads or before, "torch": torch.__version__,
             "cpu_isa": {"native": isa.native(), "kernels": isa.kernels()}, "git_commit": git_commit(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "processes": "one per case" if apart else "one for all cases",
             "cases": [asdict(t) for t in timings]}
 
 

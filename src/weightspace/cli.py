@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -63,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     timing.add_argument("names", nargs="*", help="only the cases whose name contains one of these")
     timing.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1: figures per core)")
     timing.add_argument("--no-save", action="store_true", help="print only; write no results/bench file")
+    timing.add_argument("--in-process", action="store_true",
+                        help="time every case in this process (default: each case in a fresh one)")
+    timing.add_argument("--one", metavar="NAME", help=argparse.SUPPRESS)  # bench.measure_apart's child: one case, as JSON
     args = parser.parse_args(argv)
 
     if args.command == "kernels":
@@ -152,13 +156,20 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     """Run the benchmarks, one line per case as it finishes; 1 if a target is not met, 2 for bad arguments."""
+    import torch
+
     from weightspace import bench
 
     if args.threads < 1:
         print(f"error: --threads {args.threads} is not allowed: it takes a positive whole number", file=sys.stderr)
         return 2
     try:
-        report = bench.run(names=args.names, threads=args.threads, progress=lambda t: print(bench.line(t), flush=True))
+        if args.one:
+            torch.set_num_threads(args.threads)
+            print(json.dumps(dataclasses.asdict(bench.measure(bench.find(args.one)))))
+            return 0
+        report = bench.run(names=args.names, threads=args.threads, progress=lambda t: print(bench.line(t), flush=True),
+                           apart=not args.in_process)
     except KeyError as err:
         print(f"error: {err.args[0]}", file=sys.stderr)
         return 2

@@ -30,12 +30,12 @@ def _toy(monkeypatch, **changes):
 
 def test_a_case_is_timed_against_its_baseline_and_judged(monkeypatch):
     _toy(monkeypatch)
-    (timing,) = bench.run(papers=["toypaper"], apart=False)["cases"]
+    (timing,) = bench.run(papers=["toypaper"], processes=0)["cases"]
     assert timing["ratio"] == pytest.approx(0.25, abs=0.15) and timing["met"]
     assert timing["rate"] == pytest.approx(10 / timing["ours_cpu_s"])
     assert timing["ours_s"] >= timing["ours_cpu_s"] * 0.9
     _toy(monkeypatch, max_ratio=0.01)
-    (timing,) = bench.run(papers=["toypaper"], apart=False)["cases"]
+    (timing,) = bench.run(papers=["toypaper"], processes=0)["cases"]
     assert not timing["met"] and "ours/baseline <= 0.01" in timing["targets"]
 
 
@@ -50,27 +50,40 @@ def test_papers_without_benchmarks_are_skipped_and_unknown_names_fail(monkeypatc
         bench.find("toypaper.sp", ["toypaper"])
 
 
-def test_each_case_runs_in_a_fresh_process_and_a_failing_one_names_itself():
-    report = bench.run(names=["dws.layer_2-32-32-1"])
+def test_each_case_runs_in_fresh_processes_pooled_and_a_failing_one_names_itself():
+    report = bench.run(names=["dws.layer_2-32-32-1"], processes=2)
     (timing,) = report["cases"]
-    assert report["processes"] == "one per case" and timing["name"] == "dws.layer_2-32-32-1"
+    assert report["processes"] == 2 and timing["name"] == "dws.layer_2-32-32-1" and timing["processes"] == 2
     assert timing["ours_cpu_s"] > 0 and timing["ratio"] == timing["ours_cpu_s"] / timing["baseline_cpu_s"]
+    low, high = timing["ratio_range"]
+    assert 0 < low <= high and "over 2 processes" in bench.line(timing)
     with pytest.raises(RuntimeError, match="benchmark dws.no_such_case failed in its own process .*no benchmark is "
                                            "called dws.no_such_case"):
-        bench.measure_apart("dws.no_such_case", 1)
+        bench.sample_apart("dws.no_such_case", 1)
+    with pytest.raises(ValueError, match="processes = -1"):
+        bench.run(names=["dws.layer_2-32-32-1"], processes=-1)
+
+
+def test_timings_pool_every_call_and_keep_each_process_ratio(monkeypatch):
+    _toy(monkeypatch)
+    case = bench.find("toypaper.spin", ["toypaper"])
+    runs = [([(1.0, 1.0), (1.2, 1.1)], [(4.0, 4.0), (4.0, 4.0)]), ([(2.0, 2.0), (2.0, 2.0)], [(4.0, 4.0)] * 2)]
+    timing = bench.judge(case, runs)
+    assert timing.ours_cpu_s == pytest.approx(1.55) and timing.baseline_cpu_s == 4.0
+    assert timing.ratio_range == pytest.approx([1.05 / 4, 0.5]) and timing.processes == 2 and timing.met
 
 
 def test_the_report_is_written_per_device_and_the_cli_prints_each_case(monkeypatch, tmp_path, capsys):
     _toy(monkeypatch)
     monkeypatch.setattr(bench, "PAPERS", ("toypaper",))
-    monkeypatch.setattr(bench.run, "__defaults__", (("toypaper",), (), 1, None, True))
+    monkeypatch.setattr(bench.run, "__defaults__", (("toypaper",), (), 1, None, 3))
     monkeypatch.setenv("WEIGHTSPACE_RESULTS", str(tmp_path))
-    assert main(["bench", "--in-process"]) == 0
+    assert main(["bench", "--processes", "0"]) == 0
     out = capsys.readouterr().out
     assert "toypaper.spin" in out and "met: ours/baseline <= 0.6" in out
     (path,) = (tmp_path / "bench").glob("*.json")
     report = json.loads(path.read_text())
     assert report["threads"] == 1 and report["cases"][0]["name"] == "toypaper.spin"
-    assert report["processes"] == "one for all cases"
+    assert report["processes"] == "this one"
     assert path.stem == bench.device_slug(report) and path.stat().st_mode & 0o777 == 0o644
-    assert main(["bench", "--threads", "0"]) == 2
+    assert main(["bench", "--threads", "0"]) == 2 and main(["bench", "--processes", "-1"]) == 2

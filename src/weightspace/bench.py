@@ -5,11 +5,13 @@ what is timed (``ours``), the slower way it replaces (``baseline``: a brute-forc
 loop, one network at a time, ...), both on inputs built once by ``setup``, and the
 target the project holds it to (a ratio ours / baseline, an absolute time, a
 rate). :func:`run` times every case on one thread by default (figures per core),
-each case in a fresh Python process (:func:`measure_apart`: no heap, cache or
-thread-pool state left by an earlier case; ``apart=False`` shares this one), ours
-and the baseline alternately so that a busy machine slows both alike, and
-reports medians of wall time and of the thread's CPU time, the ratio and whether
-each target is met. Targets are judged on CPU time, which a machine shared with
+ours and the baseline alternately so that a busy machine slows both alike, in
+several fresh Python processes per case (:func:`sample_apart`): within a process
+the timed calls agree to a few per cent, but one process can run a case up to a quarter
+faster or slower than the next (where its memory happens to lie), so one process
+is one draw. It reports medians over every timed call of wall time and of the
+thread's CPU time, the ratio, its range over the processes and whether each
+target is met. Targets are judged on CPU time, which a machine shared with
 other work does not inflate (on one thread it is the time the computation took); :func:`save` writes
 ``results/bench/<device>.json``. ``python -m weightspace bench`` and ``make bench``
 run it; it is not part of ``make test`` (a benchmark, not a timed test).
@@ -86,6 +88,8 @@ class Timing:
     unit: str
     targets: list[str] = field(default_factory=list)
     met: bool = True
+    processes: int = 1
+    ratio_range: list[float] | None = None  # the lowest and highest ratio of one process's medians
 
 
 def cases(papers: Sequence[str] = PAPERS) -> list[Case]:
@@ -111,11 +115,12 @@ def _time_once(fn: Callable[[Any], Any], inputs: Any) -> tuple[float, float]:
     return time.perf_counter() - wall, time.thread_time() - cpu
 
 
-def measure(case: Case) -> Timing:
-    """Time ``case``: a warm-up call of each, then ``repeats`` alternating timed calls; medians.
+Samples = tuple[list[tuple[float, float]], list[tuple[float, float]]]
+"""One process's timed calls: (wall, CPU) seconds of each call of ours and of the baseline."""
 
-    The ratio, rate and targets use CPU time (see the module docstring); wall times are reported beside.
-    """
+
+def sample(case: Case) -> Samples:
+    """Time ``case`` here: a warm-up call of each, then ``repeats`` alternating timed calls."""
     inputs = case.setup()
     case.ours(inputs)
     if case.baseline is not None:
@@ -125,9 +130,38 @@ def measure(case: Case) -> Timing:
         ours.append(_time_once(case.ours, inputs))
         if case.baseline is not None:
             base.append(_time_once(case.baseline, inputs))
+    return ours, base
+
+
+def sample_apart(name: str, threads: int) -> Samples:
+    """:func:`sample` the case ``name`` on ``threads`` threads in a fresh Python process.
+
+    The child (``python -m weightspace bench --one NAME``) chooses the CPU kernels as
+    the CLI does, times the case and prints its samples as JSON, so the case finds
+    the allocator, caches and thread pool as a run of that workload alone would,
+    not as the cases before it left them.
+    """
+    command = [sys.executable, "-m", "weightspace", "bench", "--one", name, "--threads", str(threads)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"benchmark {name} failed in its own process (exit {done.returncode}): "
+                           f"{done.stderr.strip()[-2000:] or 'no output'}")
+    ours, base = json.loads(lines[-1])
+    return [tuple(t) for t in ours], [tuple(t) for t in base]
+
+
+def judge(case: Case, runs: Sequence[Samples]) -> Timing:
+    """The :class:`Timing` of ``case`` from the samples of one or more processes: medians over every timed call.
+
+    The ratio, rate and targets use CPU time (see the module docstring); wall times are reported beside.
+    """
+    ours = [t for run_ in runs for t in run_[0]]
+    base = [t for run_ in runs for t in run_[1]]
     ours_s, ours_cpu = (statistics.median(t) for t in zip(*ours))
     base_s, base_cpu = (statistics.median(t) for t in zip(*base)) if base else (None, None)
     ratio = ours_cpu / base_cpu if base_cpu else None
+    per_process = [statistics.median(c for _, c in o) / statistics.median(c for _, c in b) for o, b in runs if b]
     rate = case.items / ours_cpu if case.items else None
     targets, met = [], True
     if case.max_ratio is not None:
@@ -140,7 +174,12 @@ def measure(case: Case) -> Timing:
         targets.append(f">= {case.min_rate:g} {case.unit}")
         met &= rate is not None and rate >= case.min_rate
     return Timing(case.name, case.what, ours_s, base_s, ours_cpu, base_cpu, case.baseline_name, ratio, rate,
-                  case.unit, targets, met)
+                  case.unit, targets, met, len(runs), [min(per_process), max(per_process)] if per_process else None)
+
+
+def measure(case: Case) -> Timing:
+    """Time ``case`` in this process (:func:`sample`) and judge it."""
+    return judge(case, [sample(case)])
 
 
 def find(name: str, papers: Sequence[str] = PAPERS) -> Case:
@@ -152,32 +191,18 @@ def find(name: str, papers: Sequence[str] = PAPERS) -> Case:
     raise KeyError(f"no benchmark is called {name}; cases: {', '.join(c.name for c in found)}")
 
 
-def measure_apart(name: str, threads: int) -> Timing:
-    """:func:`measure` the case ``name`` on ``threads`` threads in a fresh Python process.
-
-    The child (``python -m weightspace bench --one NAME``) chooses the CPU kernels as
-    the CLI does, times the case and prints its :class:`Timing` as JSON; a case
-    measured this way finds the allocator, caches and thread pool as a run of that
-    workload alone would, not as the cases before it left them.
-    """
-    command = [sys.executable, "-m", "weightspace", "bench", "--one", name, "--threads", str(threads)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"benchmark {name} failed in its own process (exit {done.returncode}): "
-                           f"{done.stderr.strip()[-2000:] or 'no output'}")
-    return Timing(**json.loads(lines[-1]))
-
-
 def run(papers: Sequence[str] = PAPERS, names: Sequence[str] = (), threads: int | None = 1,
-        progress: Callable[[Timing], None] | None = None, apart: bool = True) -> dict[str, Any]:
+        progress: Callable[[Timing], None] | None = None, processes: int = 3) -> dict[str, Any]:
     """Measure every case of ``papers`` (only those whose name contains one of ``names``, if given).
 
     Runs on ``threads`` intra-op threads (1: figures per core; ``None``: torch's
-    default), each case in its own process (:func:`measure_apart`) unless ``apart`` is
-    false, and returns the report :func:`save` writes: the device, torch, the CPU
-    kernels, the commit, how cases were isolated and one :class:`Timing` per case.
+    default), each case in ``processes`` fresh processes one after another
+    (:func:`sample_apart`; 0: once, in this process), and returns the report
+    :func:`save` writes: the device, torch, the CPU kernels, the commit, the processes
+    per case and one :class:`Timing` per case.
     """
+    if processes < 0:
+        raise ValueError(f"processes = {processes}: give 0 (this process) or a positive number of fresh ones")
     chosen = [c for c in cases(papers) if not names or any(n in c.name for n in names)]
     if not chosen:
         raise KeyError(f"no benchmark matches {', '.join(names)}; cases: {', '.join(c.name for c in cases(papers))}")
@@ -187,7 +212,9 @@ def run(papers: Sequence[str] = PAPERS, names: Sequence[str] = (), threads: int 
     try:
         timings = []
         for case in chosen:
-            timings.append(measure_apart(case.name, torch.get_num_threads()) if apart else measure(case))
+            runs = ([sample_apart(case.name, torch.get_num_threads()) for _ in range(processes)] if processes
+                    else [sample(case)])
+            timings.append(judge(case, runs))
             if progress is not None:
                 progress(timings[-1])
         device = device_name("cpu")
@@ -196,8 +223,7 @@ def run(papers: Sequence[str] = PAPERS, names: Sequence[str] = (), threads: int 
     return {"device": device, "cpu": _cpu_model(), "threads": threads or before, "torch": torch.__version__,
             "cpu_isa": {"native": isa.native(), "kernels": isa.kernels()}, "git_commit": git_commit(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "processes": "one per case" if apart else "one for all cases",
-            "cases": [asdict(t) for t in timings]}
+            "processes": processes or "this one", "cases": [asdict(t) for t in timings]}
 
 
 def device_slug(report: dict[str, Any]) -> str:
@@ -223,8 +249,10 @@ def line(t: Timing | dict[str, Any]) -> str:
     t = t if isinstance(t, dict) else asdict(t)
     parts = [f"{t['name']:42s} ours {t['ours_cpu_s']:8.3f} s CPU ({t['ours_s']:.3f} wall)"]
     if t["baseline_s"] is not None:
+        spread = (f" ({t['ratio_range'][0]:.3f}-{t['ratio_range'][1]:.3f} over {t['processes']} processes)"
+                  if t.get("processes", 1) > 1 else "")
         parts.append(f"{t['baseline_name']} {t['baseline_cpu_s']:8.3f} s CPU ({t['baseline_s']:.3f} wall)  "
-                     f"ratio {t['ratio']:.3f}")
+                     f"ratio {t['ratio']:.3f}{spread}")
     if t["rate"] is not None:
         parts.append(f"{t['rate']:.2f} {t['unit']}")
     if t["targets"]:
@@ -244,6 +272,9 @@ def frame(report: dict[str, Any]) -> pd.DataFrame:
     for t in report["cases"]:
         rows.append({"case": t["name"], "what": t["what"], "ours (CPU s)": t["ours_cpu_s"],
                      "baseline": t["baseline_name"] or "—", "baseline (CPU s)": t["baseline_cpu_s"],
-                     "ours / baseline": t["ratio"], "rate": f"{t['rate']:.2f} {t['unit']}" if t["rate"] else "—",
+                     "ours / baseline": t["ratio"],
+                     "range over processes": (f"{t['ratio_range'][0]:.3f}-{t['ratio_range'][1]:.3f} "
+                                              f"({t['processes']})" if t.get("processes", 1) > 1 else "—"),
+                     "rate": f"{t['rate']:.2f} {t['unit']}" if t["rate"] else "—",
                      "target": "; ".join(t["targets"]) or "—", "met": "met" if t["met"] else "NOT met"})
     return pd.DataFrame.from_records(rows)

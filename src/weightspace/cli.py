@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -64,9 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     timing.add_argument("names", nargs="*", help="only the cases whose name contains one of these")
     timing.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1: figures per core)")
     timing.add_argument("--no-save", action="store_true", help="print only; write no results/bench file")
-    timing.add_argument("--in-process", action="store_true",
-                        help="time every case in this process (default: each case in a fresh one)")
-    timing.add_argument("--one", metavar="NAME", help=argparse.SUPPRESS)  # bench.measure_apart's child: one case, as JSON
+    timing.add_argument("--processes", type=int, default=3,
+                        help="fresh Python processes per case, their timed calls pooled (default 3; 0: once, in "
+                             "this process)")
+    timing.add_argument("--one", metavar="NAME", help=argparse.SUPPRESS)  # bench.sample_apart's child: its samples
     args = parser.parse_args(argv)
 
     if args.command == "kernels":
@@ -160,16 +160,18 @@ def _bench(args: argparse.Namespace) -> int:
 
     from weightspace import bench
 
-    if args.threads < 1:
-        print(f"error: --threads {args.threads} is not allowed: it takes a positive whole number", file=sys.stderr)
-        return 2
+    for name, value, least in (("threads", args.threads, 1), ("processes", args.processes, 0)):
+        if value < least:
+            print(f"error: --{name} {value} is not allowed: it takes a whole number of at least {least}",
+                  file=sys.stderr)
+            return 2
     try:
         if args.one:
             torch.set_num_threads(args.threads)
-            print(json.dumps(dataclasses.asdict(bench.measure(bench.find(args.one)))))
+            print(json.dumps(bench.sample(bench.find(args.one))))
             return 0
         report = bench.run(names=args.names, threads=args.threads, progress=lambda t: print(bench.line(t), flush=True),
-                           apart=not args.in_process)
+                           processes=args.processes)
     except KeyError as err:
         print(f"error: {err.args[0]}", file=sys.stderr)
         return 2

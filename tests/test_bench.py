@@ -50,7 +50,7 @@ def test_papers_without_benchmarks_are_skipped_and_unknown_names_fail(monkeypatc
         bench.find("toypaper.sp", ["toypaper"])
 
 
-def test_each_case_runs_in_fresh_processes_pooled_and_a_failing_one_names_itself():
+def test_each_side_of_a_case_runs_in_fresh_processes_pooled_and_a_failing_one_names_itself():
     report = bench.run(names=["dws.layer_2-32-32-1"], processes=2)
     (timing,) = report["cases"]
     assert report["processes"] == 2 and timing["name"] == "dws.layer_2-32-32-1" and timing["processes"] == 2
@@ -60,6 +60,10 @@ def test_each_case_runs_in_fresh_processes_pooled_and_a_failing_one_names_itself
     with pytest.raises(RuntimeError, match="benchmark dws.no_such_case failed in its own process .*no benchmark is "
                                            "called dws.no_such_case"):
         bench.sample_apart("dws.no_such_case", 1)
+    ours, base = bench.sample(bench.find("dws.layer_2-32-32-1"), "ours")
+    assert len(ours) == bench.find("dws.layer_2-32-32-1").repeats and base == []
+    with pytest.raises(ValueError, match="unknown side 'theirs'"):
+        bench.sample(bench.find("dws.layer_2-32-32-1"), "theirs")
     with pytest.raises(ValueError, match="processes = -1"):
         bench.run(names=["dws.layer_2-32-32-1"], processes=-1)
 

@@ -326,6 +326,18 @@ def test_the_bench_baseline_and_ours_train_the_same_objective():
         assert torch.allclose(p, q, atol=1e-5)
 
 
+def test_the_bench_floor_runs_every_convolution_of_the_step_forward_and_backward():
+    from weightspace.nern.bench import Convolutions, convolutions, iteration
+
+    c = Convolutions.of(iteration(True, "resnet20", 8, 4))
+    reached = set()
+    for name, leaf in c.student.items():
+        leaf.register_hook(lambda grad, name=name: reached.add(name))
+    convolutions(c)
+    assert reached == set(c.folded.convs) and len(reached) == 21  # the stem, 18 3x3 convs and 2 shortcuts
+    assert all(not w.requires_grad for w in c.teacher.values())
+
+
 def test_the_gpu_time_counts_one_paper_time_per_nern_fit():
     from weightspace.nern import reference
 

@@ -5,13 +5,15 @@ what is timed (``ours``), the slower way it replaces (``baseline``: a brute-forc
 loop, one network at a time, ...), both on inputs built once by ``setup``, and the
 target the project holds it to (a ratio ours / baseline, an absolute time, a
 rate). :func:`run` times every case on one thread by default (figures per core),
-ours and the baseline alternately so that a busy machine slows both alike, in
-several fresh Python processes per case (:func:`sample_apart`): within a process
-the timed calls agree to a few per cent, but one process can run a case up to a quarter
-faster or slower than the next (where its memory happens to lie), so one process
-is one draw. It reports medians over every timed call of wall time and of the
-thread's CPU time, the ratio, its range over the processes and whether each
-target is met. Targets are judged on CPU time, which a machine shared with
+ours and the baseline each in its own fresh Python process, the processes in
+turn, three times by default (:func:`sample_sides_apart`). Two things make this
+necessary: a step that shares a process with another allocates into the heap the
+other left, which can cost it (the authors' NeRN step ran up to 1.5 times slower
+beside ours than alone here), and within one process the timed calls agree to a
+few per cent while one process can run a case up to a quarter faster or slower
+than the next, so a process is one draw. It reports medians over every timed
+call of wall time and of the thread's CPU time, the ratio, its range over the
+process pairs and whether each target is met. Targets are judged on CPU time, which a machine shared with
 other work does not inflate (on one thread it is the time the computation took); :func:`save` writes
 ``results/bench/<device>.json``. ``python -m weightspace bench`` and ``make bench``
 run it; it is not part of ``make test`` (a benchmark, not a timed test).
@@ -119,29 +121,37 @@ Samples = tuple[list[tuple[float, float]], list[tuple[float, float]]]
 """One process's timed calls: (wall, CPU) seconds of each call of ours and of the baseline."""
 
 
-def sample(case: Case) -> Samples:
-    """Time ``case`` here: a warm-up call of each, then ``repeats`` alternating timed calls."""
-    inputs = case.setup()
-    case.ours(inputs)
-    if case.baseline is not None:
-        case.baseline(inputs)
-    ours, base = [], []
-    for _ in range(case.repeats):
-        ours.append(_time_once(case.ours, inputs))
-        if case.baseline is not None:
-            base.append(_time_once(case.baseline, inputs))
-    return ours, base
+SIDES = ("both", "ours", "baseline")
 
 
-def sample_apart(name: str, threads: int) -> Samples:
-    """:func:`sample` the case ``name`` on ``threads`` threads in a fresh Python process.
+def sample(case: Case, side: str = "both") -> Samples:
+    """Time ``case`` here: an untimed warm-up call of each side, then ``repeats`` timed calls, alternating.
 
-    The child (``python -m weightspace bench --one NAME``) chooses the CPU kernels as
-    the CLI does, times the case and prints its samples as JSON, so the case finds
-    the allocator, caches and thread pool as a run of that workload alone would,
-    not as the cases before it left them.
+    ``side`` ``"ours"`` or ``"baseline"`` times that one alone (the other's list stays empty).
     """
-    command = [sys.executable, "-m", "weightspace", "bench", "--one", name, "--threads", str(threads)]
+    if side not in SIDES:
+        raise ValueError(f"unknown side {side!r}: choose one of {', '.join(SIDES)}")
+    inputs = case.setup()
+    calls = {"ours": case.ours, "baseline": case.baseline}
+    chosen = [name for name, fn in calls.items() if fn is not None and side in (name, "both")]
+    timed: dict[str, list[tuple[float, float]]] = {"ours": [], "baseline": []}
+    for name in chosen:
+        calls[name](inputs)
+    for _ in range(case.repeats):
+        for name in chosen:
+            timed[name].append(_time_once(calls[name], inputs))
+    return timed["ours"], timed["baseline"]
+
+
+def sample_apart(name: str, threads: int, side: str = "both") -> Samples:
+    """:func:`sample` one ``side`` of the case ``name`` on ``threads`` threads in a fresh Python process.
+
+    The child (``python -m weightspace bench --one NAME --side SIDE``) chooses the CPU
+    kernels as the CLI does, times the case and prints its samples as JSON, so the
+    case finds the allocator, caches and thread pool as a run of that workload alone
+    would, not as the cases before it (or the other side) left them.
+    """
+    command = [sys.executable, "-m", "weightspace", "bench", "--one", name, "--side", side, "--threads", str(threads)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
@@ -149,6 +159,14 @@ def sample_apart(name: str, threads: int) -> Samples:
                            f"{done.stderr.strip()[-2000:] or 'no output'}")
     ours, base = json.loads(lines[-1])
     return [tuple(t) for t in ours], [tuple(t) for t in base]
+
+
+def sample_sides_apart(case: Case, threads: int) -> Samples:
+    """Ours in one fresh process, then the baseline in another (:func:`sample_apart`): neither shares a heap
+    with the other, and the two alternate in time when called in turn."""
+    ours, _ = sample_apart(case.name, threads, "ours")
+    base = sample_apart(case.name, threads, "baseline")[1] if case.baseline is not None else []
+    return ours, base
 
 
 def judge(case: Case, runs: Sequence[Samples]) -> Timing:
@@ -196,8 +214,9 @@ def run(papers: Sequence[str] = PAPERS, names: Sequence[str] = (), threads: int 
     """Measure every case of ``papers`` (only those whose name contains one of ``names``, if given).
 
     Runs on ``threads`` intra-op threads (1: figures per core; ``None``: torch's
-    default), each case in ``processes`` fresh processes one after another
-    (:func:`sample_apart`; 0: once, in this process), and returns the report
+    default), each case ``processes`` times, ours and the baseline each in a fresh
+    process, in turn (:func:`sample_sides_apart`; 0: once, both sides alternating in
+    this process), and returns the report
     :func:`save` writes: the device, torch, the CPU kernels, the commit, the processes
     per case and one :class:`Timing` per case.
     """
@@ -212,7 +231,7 @@ def run(papers: Sequence[str] = PAPERS, names: Sequence[str] = (), threads: int 
     try:
         timings = []
         for case in chosen:
-            runs = ([sample_apart(case.name, torch.get_num_threads()) for _ in range(processes)] if processes
+            runs = ([sample_sides_apart(case, torch.get_num_threads()) for _ in range(processes)] if processes
                     else [sample(case)])
             timings.append(judge(case, runs))
             if progress is not None:
@@ -276,5 +295,6 @@ def frame(report: dict[str, Any]) -> pd.DataFrame:
                      "range over processes": (f"{t['ratio_range'][0]:.3f}-{t['ratio_range'][1]:.3f} "
                                               f"({t['processes']})" if t.get("processes", 1) > 1 else "—"),
                      "rate": f"{t['rate']:.2f} {t['unit']}" if t["rate"] else "—",
-                     "target": "; ".join(t["targets"]) or "—", "met": "met" if t["met"] else "NOT met"})
+                     "target": "; ".join(t["targets"]) or "—",
+                     "met": "—" if not t["targets"] else "met" if t["met"] else "NOT met"})
     return pd.DataFrame.from_records(rows)

@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="fresh Python processes per case, their timed calls pooled (default 3; 0: once, in "
                              "this process)")
     timing.add_argument("--one", metavar="NAME", help=argparse.SUPPRESS)  # bench.sample_apart's child: its samples
+    timing.add_argument("--side", default="both", help=argparse.SUPPRESS)  # with --one: ours, baseline or both
     args = parser.parse_args(argv)
 
     if args.command == "kernels":
@@ -168,11 +169,11 @@ def _bench(args: argparse.Namespace) -> int:
     try:
         if args.one:
             torch.set_num_threads(args.threads)
-            print(json.dumps(bench.sample(bench.find(args.one))))
+            print(json.dumps(bench.sample(bench.find(args.one), args.side)))
             return 0
         report = bench.run(names=args.names, threads=args.threads, progress=lambda t: print(bench.line(t), flush=True),
                            processes=args.processes)
-    except KeyError as err:
+    except (KeyError, ValueError) as err:
         print(f"error: {err.args[0]}", file=sys.stderr)
         return 2
     print(f"device: {report['device']}, {report['threads']} thread(s), torch {report['torch']}")

@@ -9,6 +9,9 @@ them, the predictions copied into the module's conv weights, the distillation
 through forward hooks on the module (each BN its own pass, each feature map
 normalised and subtracted), back-propagated to those weights and from them, in a
 second backward, into the predictor, and a one-tensor-at-a-time Ranger.
+``nern.iteration_convolutions_resnet20``: the convolutions alone of that iteration
+(:func:`convolutions`), the arithmetic both steps share, against the same baseline:
+its ratio is the least any step at this size and precision can reach on the machine.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import torch.nn.functional as F
 
 from weightspace.bench import Case
 from weightspace.nern import losses
-from weightspace.nern.models import build, conv_names, feature_modules
+from weightspace.nern.models import FoldedResNet, build, conv_names, feature_modules
 from weightspace.nern.optim import Lookahead, ranger
 from weightspace.nern.predictor import KernelLayout, NeRN
 from weightspace.nern.bench_orders import CASES as ORDER_CASES
@@ -82,6 +85,34 @@ def ours(it: Iteration) -> None:
     it.step()
 
 
+@dataclass
+class Convolutions:
+    """The convolutions of one iteration: the folded original, its weights, a copy that takes gradients, a batch."""
+
+    folded: FoldedResNet
+    teacher: dict[str, torch.Tensor]
+    student: dict[str, torch.Tensor]
+    x: torch.Tensor
+
+    @classmethod
+    def of(cls, it: Iteration) -> Convolutions:
+        folded = FoldedResNet(it.original)
+        teacher = conv_weights(it.original, folded.convs)
+        return cls(folded, teacher, {n: w.clone().requires_grad_() for n, w in teacher.items()}, it.x)
+
+
+def convolutions(c: Convolutions) -> None:
+    """What any iteration at this size computes however it is written: the original's forward and a forward
+    and backward of the network with predicted weights (ReLUs and residual adds included), without the
+    predictor, the losses or the optimiser; a floor under :func:`ours` and :func:`authors_step` alike."""
+    with torch.no_grad():
+        c.folded(c.teacher, c.x)
+    logits, _ = c.folded(c.student, c.x)
+    logits.sum().backward()
+    for leaf in c.student.values():
+        leaf.grad = None
+
+
 def _normalised_fmd(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
     total = student[0].new_zeros(())
     for s, t in zip(student, teacher):
@@ -127,10 +158,22 @@ class _Pair:
         self.ours, self.baseline = iteration(foreach=True), iteration(foreach=False)
 
 
+class _Floor:
+    """The convolutions of an iteration and the authors' step, on identically built inputs."""
+
+    def __init__(self) -> None:
+        self.ours, self.baseline = Convolutions.of(iteration(foreach=True)), iteration(foreach=False)
+
+
 CASES = [
     *ORDER_CASES,
     Case(name="nern.training_iteration_resnet20",
          what="one NeRN iteration: ResNet20, h = 160, batch 256, 4,096 sampled kernels, KD + FMD",
          setup=_Pair, ours=lambda p: ours(p.ours), baseline=lambda p: authors_step(p.baseline),
          baseline_name="authors' step", max_ratio=0.5, repeats=5),
+    Case(name="nern.iteration_convolutions_resnet20",
+         what="the convolutions alone of that iteration (original forward, reconstructed forward and backward): "
+              "the floor of any step doing its arithmetic, against the authors' step",
+         setup=_Floor, ours=lambda p: convolutions(p.ours), baseline=lambda p: authors_step(p.baseline),
+         baseline_name="authors' step", repeats=5),
 ]

@@ -1,5 +1,6 @@
 """Benchmarks: cases found per paper, ours and the baseline timed, targets judged, the report written."""
 
+import dataclasses
 import json
 import sys
 import time
@@ -75,6 +76,11 @@ def test_timings_pool_every_call_and_keep_each_process_ratio(monkeypatch):
     timing = bench.judge(case, runs)
     assert timing.ours_cpu_s == pytest.approx(1.55) and timing.baseline_cpu_s == 4.0
     assert timing.ratio_range == pytest.approx([1.05 / 4, 0.5]) and timing.processes == 2 and timing.met
+    alone = bench.judge(dataclasses.replace(case, baseline=None, max_ratio=None), [(r[0], []) for r in runs])
+    assert alone.ratio is None and alone.ratio_range is None and alone.processes == 2
+    table = bench.frame({"cases": [dataclasses.asdict(timing), dataclasses.asdict(alone)]})
+    assert list(table["range over processes"]) == ["0.263-0.500 (2)", "—"]
+    assert "over 2 processes" in bench.line(timing) and "processes" not in bench.line(alone)
 
 
 def test_the_report_is_written_per_device_and_the_cli_prints_each_case(monkeypatch, tmp_path, capsys):

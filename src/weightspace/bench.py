@@ -269,7 +269,7 @@ def line(t: Timing | dict[str, Any]) -> str:
     parts = [f"{t['name']:42s} ours {t['ours_cpu_s']:8.3f} s CPU ({t['ours_s']:.3f} wall)"]
     if t["baseline_s"] is not None:
         spread = (f" ({t['ratio_range'][0]:.3f}-{t['ratio_range'][1]:.3f} over {t['processes']} processes)"
-                  if t.get("processes", 1) > 1 else "")
+                  if t.get("ratio_range") and t["processes"] > 1 else "")
         parts.append(f"{t['baseline_name']} {t['baseline_cpu_s']:8.3f} s CPU ({t['baseline_s']:.3f} wall)  "
                      f"ratio {t['ratio']:.3f}{spread}")
     if t["rate"] is not None:
@@ -293,7 +293,7 @@ def frame(report: dict[str, Any]) -> pd.DataFrame:
                      "baseline": t["baseline_name"] or "—", "baseline (CPU s)": t["baseline_cpu_s"],
                      "ours / baseline": t["ratio"],
                      "range over processes": (f"{t['ratio_range'][0]:.3f}-{t['ratio_range'][1]:.3f} "
-                                              f"({t['processes']})" if t.get("processes", 1) > 1 else "—"),
+                                              f"({t['processes']})" if t.get("ratio_range") else "—"),
                      "rate": f"{t['rate']:.2f} {t['unit']}" if t["rate"] else "—",
                      "target": "; ".join(t["targets"]) or "—",
                      "met": "—" if not t["targets"] else "met" if t["met"] else "NOT met"})

@@ -7,6 +7,7 @@ import time
 import types
 
 import pytest
+import torch
 
 from weightspace import bench
 from weightspace.cli import main
@@ -97,3 +98,21 @@ def test_the_report_is_written_per_device_and_the_cli_prints_each_case(monkeypat
     assert report["processes"] == "this one"
     assert path.stem == bench.device_slug(report) and path.stat().st_mode & 0o777 == 0o644
     assert main(["bench", "--threads", "0"]) == 2 and main(["bench", "--processes", "-1"]) == 2
+
+
+def test_a_gpu_case_is_skipped_without_a_gpu_and_timed_by_the_wall_clock_around_synchronised_calls(monkeypatch):
+    _toy(monkeypatch, device="cuda", ours=time.sleep, baseline=lambda s: time.sleep(4 * s))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    report = bench.run(papers=["toypaper"], processes=0)
+    assert report["cases"] == [] and report["skipped"] == ["toypaper.spin"] and report["gpu"] is None
+    synced = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: synced.append(1))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda: "Toy GPU 1")
+    report = bench.run(papers=["toypaper"], processes=0)
+    (timing,) = report["cases"]
+    assert timing["ours_cpu_s"] == timing["ours_s"] >= 0.003  # sleeping costs the thread no CPU time
+    assert timing["ratio"] == pytest.approx(0.25, abs=0.1) and len(synced) == 2 * 2 * 2  # each timed call, both sides
+    assert report["gpu"] == "Toy GPU 1" and bench.device_slug(report).endswith("-toy-gpu-1")
+    with pytest.raises(ValueError, match="benchmark toypaper.spin: unknown device 'gpu'"):
+        bench.Case("toypaper.spin", "", lambda: 0, time.sleep, device="gpu")

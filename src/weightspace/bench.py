@@ -39,6 +39,7 @@ from weightspace import isa
 from weightspace.results import _cpu_model, device_name, git_commit, results_dir
 
 PAPERS = ("neuron_embedding", "nern", "dws", "r2r")
+DEVICES = ("cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,12 @@ class Case:
         items: how many things one call of ``ours`` processes (INRs, kernels), for a rate.
         unit: the rate's unit (``"INRs/s"``).
         min_rate: the target rate, if any.
-        repeats: timed calls of each (after one untimed warm-up call).
+        repeats: timed calls of each (after ``warmup`` untimed calls).
+        warmup: untimed calls of each before the timed ones.
+        device: where the case computes. A ``"cuda"`` case runs only where torch sees a
+            GPU (elsewhere it is skipped and the report lists it) and is timed by the wall
+            clock around a synchronised call, since the thread's CPU time leaves out the
+            GPU's work; its "CPU s" figures are those wall times.
     """
 
     name: str
@@ -72,6 +78,12 @@ class Case:
     unit: str = ""
     min_rate: float | None = None
     repeats: int = 3
+    warmup: int = 1
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"benchmark {self.name}: unknown device {self.device!r}: choose one of {', '.join(DEVICES)}")
 
 
 @dataclass
@@ -110,11 +122,23 @@ def cases(papers: Sequence[str] = PAPERS) -> list[Case]:
     return found
 
 
-def _time_once(fn: Callable[[Any], Any], inputs: Any) -> tuple[float, float]:
-    """Wall time and this thread's CPU time of one call."""
+def _time_once(fn: Callable[[Any], Any], inputs: Any, device: str = "cpu") -> tuple[float, float]:
+    """Wall time and this thread's CPU time of one call (on a GPU: the wall time of a synchronised call, twice)."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+        wall = time.perf_counter()
+        fn(inputs)
+        torch.cuda.synchronize()
+        wall = time.perf_counter() - wall
+        return wall, wall
     wall, cpu = time.perf_counter(), time.thread_time()
     fn(inputs)
     return time.perf_counter() - wall, time.thread_time() - cpu
+
+
+def available(case: Case) -> bool:
+    """Whether this machine has the case's device."""
+    return case.device == "cpu" or (case.device == "cuda" and torch.cuda.is_available())
 
 
 Samples = tuple[list[tuple[float, float]], list[tuple[float, float]]]
@@ -125,7 +149,7 @@ SIDES = ("both", "ours", "baseline")
 
 
 def sample(case: Case, side: str = "both") -> Samples:
-    """Time ``case`` here: an untimed warm-up call of each side, then ``repeats`` timed calls, alternating.
+    """Time ``case`` here: ``warmup`` untimed calls of each side, then ``repeats`` timed calls, alternating.
 
     ``side`` ``"ours"`` or ``"baseline"`` times that one alone (the other's list stays empty).
     """
@@ -135,11 +159,12 @@ def sample(case: Case, side: str = "both") -> Samples:
     calls = {"ours": case.ours, "baseline": case.baseline}
     chosen = [name for name, fn in calls.items() if fn is not None and side in (name, "both")]
     timed: dict[str, list[tuple[float, float]]] = {"ours": [], "baseline": []}
-    for name in chosen:
-        calls[name](inputs)
+    for _ in range(case.warmup):
+        for name in chosen:
+            calls[name](inputs)
     for _ in range(case.repeats):
         for name in chosen:
-            timed[name].append(_time_once(calls[name], inputs))
+            timed[name].append(_time_once(calls[name], inputs, case.device))
     return timed["ours"], timed["baseline"]
 
 
@@ -228,9 +253,10 @@ def run(papers: Sequence[str] = PAPERS, names: Sequence[str] = (), threads: int 
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
+    skipped = [c.name for c in chosen if not available(c)]
     try:
         timings = []
-        for case in chosen:
+        for case in (c for c in chosen if available(c)):
             runs = ([sample_sides_apart(case, torch.get_num_threads()) for _ in range(processes)] if processes
                     else [sample(case)])
             timings.append(judge(case, runs))
@@ -242,12 +268,15 @@ def run(papers: Sequence[str] = PAPERS, names: Sequence[str] = (), threads: int 
     return {"device": device, "cpu": _cpu_model(), "threads": threads or before, "torch": torch.__version__,
             "cpu_isa": {"native": isa.native(), "kernels": isa.kernels()}, "git_commit": git_commit(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "processes": processes or "this one", "cases": [asdict(t) for t in timings]}
+            "gpu": torch.cuda.get_device_name() if any(c.device == "cuda" for c in chosen if available(c)) else None,
+            "processes": processes or "this one", "cases": [asdict(t) for t in timings], "skipped": skipped}
 
 
 def device_slug(report: dict[str, Any]) -> str:
-    """A file name for the machine of ``report``: its CPU model and kernels, e.g. ``amd-epyc-7b13-avx2``."""
-    slug = re.sub(r"[^a-z0-9]+", "-", f"{report['cpu']} {report['cpu_isa']['kernels']}".lower()).strip("-")
+    """A file name for the machine of ``report``: its CPU model, kernels and GPU if one was timed, e.g.
+    ``amd-epyc-7b13-avx2``."""
+    name = f"{report['cpu']} {report['cpu_isa']['kernels']} {report.get('gpu') or ''}"
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     return slug or "cpu"
 
 

@@ -176,7 +176,10 @@ def _bench(args: argparse.Namespace) -> int:
     except (KeyError, ValueError) as err:
         print(f"error: {err.args[0]}", file=sys.stderr)
         return 2
-    print(f"device: {report['device']}, {report['threads']} thread(s), torch {report['torch']}")
+    gpu = f", GPU {report['gpu']}" if report["gpu"] else ""
+    print(f"device: {report['device']}{gpu}, {report['threads']} thread(s), torch {report['torch']}")
+    if report["skipped"]:
+        print(f"skipped, no GPU here: {', '.join(report['skipped'])}")
     if not args.no_save:
         print(f"wrote {bench.save(report)}")
     return 0 if all(c["met"] for c in report["cases"]) else 1

@@ -12,11 +12,13 @@ second backward, into the predictor, and a one-tensor-at-a-time Ranger.
 ``nern.iteration_convolutions_resnet20``: the convolutions alone of that iteration
 (:func:`convolutions`), the arithmetic both steps share, against the same baseline:
 its ratio is the least any step at this size and precision can reach on the machine.
+Both run on a GPU too (``..._gpu``, skipped where there is none).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -49,24 +51,27 @@ class Iteration:
     student: torch.nn.Module | None = None  # the baseline's module copy that receives the predictions
 
 
-def iteration(foreach: bool, arch: str = "resnet20", hidden: int = 160, batch: int = 256) -> Iteration:
-    """A NeRN of width ``hidden`` on an untrained (He-initialised) ``arch`` and a batch of ``batch`` images.
+def iteration(foreach: bool, arch: str = "resnet20", hidden: int = 160, batch: int = 256,
+              device: str = "cpu") -> Iteration:
+    """A NeRN of width ``hidden`` on an untrained (He-initialised) ``arch`` and a batch of ``batch`` images, on
+    ``device``.
 
     The predictor's last layer is scaled down 100 times: the near-constant kernels of a freshly
     initialised predictor make the untrained, un-normalised reconstructed network overflow.
     """
     torch.manual_seed(0)
-    net = build(arch).eval().requires_grad_(False)
+    net = build(arch).eval().requires_grad_(False).to(device)
     weights = conv_weights(net, conv_names(net))
     layout = KernelLayout.of(weights, "none")
     cfg = NeRNConfig(hidden=hidden, batch_size=batch)
-    nern = NeRN(layout, hidden, cfg.base, cfg.frequencies, cfg.indices)
+    nern = NeRN(layout, hidden, cfg.base, cfg.frequencies, cfg.indices).to(device)
     with torch.no_grad():
         for p in nern.predictor.net[-1].parameters():
             p.mul_(0.01)
     target, mask = layout.targets(weights)
-    return Iteration(cfg, net, nern, target, mask, target.flatten(1).norm(dim=1), torch.randn(batch, 3, 32, 32),
-                     torch.Generator().manual_seed(0), ranger(nern.parameters(), cfg.lr, foreach=foreach))
+    return Iteration(cfg, net, nern, target, mask, target.flatten(1).norm(dim=1),
+                     torch.randn(batch, 3, 32, 32).to(device), torch.Generator().manual_seed(0),
+                     ranger(nern.parameters(), cfg.lr, foreach=foreach))
 
 
 def ours(it: Iteration) -> None:
@@ -154,26 +159,37 @@ def authors_step(it: Iteration) -> None:
 class _Pair:
     """Ours and the baseline on separate, identically built inputs (each keeps its own optimiser)."""
 
-    def __init__(self) -> None:
-        self.ours, self.baseline = iteration(foreach=True), iteration(foreach=False)
+    def __init__(self, device: str = "cpu") -> None:
+        self.ours, self.baseline = iteration(True, device=device), iteration(False, device=device)
 
 
 class _Floor:
     """The convolutions of an iteration and the authors' step, on identically built inputs."""
 
-    def __init__(self) -> None:
-        self.ours, self.baseline = Convolutions.of(iteration(foreach=True)), iteration(foreach=False)
+    def __init__(self, device: str = "cpu") -> None:
+        self.ours = Convolutions.of(iteration(True, device=device))
+        self.baseline = iteration(False, device=device)
 
 
-CASES = [
-    *ORDER_CASES,
-    Case(name="nern.training_iteration_resnet20",
-         what="one NeRN iteration: ResNet20, h = 160, batch 256, 4,096 sampled kernels, KD + FMD",
-         setup=_Pair, ours=lambda p: ours(p.ours), baseline=lambda p: authors_step(p.baseline),
-         baseline_name="authors' step", max_ratio=0.5, repeats=5),
-    Case(name="nern.iteration_convolutions_resnet20",
-         what="the convolutions alone of that iteration (original forward, reconstructed forward and backward): "
-              "the floor of any step doing its arithmetic, against the authors' step",
-         setup=_Floor, ours=lambda p: convolutions(p.ours), baseline=lambda p: authors_step(p.baseline),
-         baseline_name="authors' step", repeats=5),
-]
+def _cases() -> list[Case]:
+    cases = list(ORDER_CASES)
+    for device, suffix in (("cpu", ""), ("cuda", "_gpu")):
+        cases += [
+            Case(name=f"nern.training_iteration_resnet20{suffix}",
+                 what="one NeRN iteration: ResNet20, h = 160, batch 256, 4,096 sampled kernels, KD + FMD"
+                      + (", on a GPU" if device == "cuda" else ""),
+                 setup=functools.partial(_Pair, device), ours=lambda p: ours(p.ours),
+                 baseline=lambda p: authors_step(p.baseline), baseline_name="authors' step", max_ratio=0.5,
+                 repeats=5 if device == "cpu" else 20, device=device),
+            Case(name=f"nern.iteration_convolutions_resnet20{suffix}",
+                 what="the convolutions alone of that iteration (original forward, reconstructed forward and "
+                      "backward): the floor of any step doing its arithmetic, against the authors' step"
+                      + (", on a GPU" if device == "cuda" else ""),
+                 setup=functools.partial(_Floor, device), ours=lambda p: convolutions(p.ours),
+                 baseline=lambda p: authors_step(p.baseline), baseline_name="authors' step",
+                 repeats=5 if device == "cpu" else 20, device=device),
+        ]
+    return cases
+
+
+CASES = _cases()

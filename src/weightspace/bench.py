@@ -83,7 +83,8 @@ class Case:
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
-            raise ValueError(f"benchmark {self.name}: unknown device {self.device!r}: choose one of {', '.join(DEVICES)}")
+            raise ValueError(f"benchmark {self.name}: unknown device {self.device!r}: "
+                             f"choose one of {', '.join(DEVICES)}")
 
 
 @dataclass
@@ -187,8 +188,8 @@ def sample_apart(name: str, threads: int, side: str = "both") -> Samples:
 
 
 def sample_sides_apart(case: Case, threads: int) -> Samples:
-    """Ours in one fresh process, then the baseline in another (:func:`sample_apart`): neither shares a heap
-    with the other, and the two alternate in time when called in turn."""
+    """Ours in one fresh process, then the baseline in another (:func:`sample_apart`): neither runs beside
+    the other, and the two alternate in time when called in turn."""
     ours, _ = sample_apart(case.name, threads, "ours")
     base = sample_apart(case.name, threads, "baseline")[1] if case.baseline is not None else []
     return ours, base
@@ -220,11 +221,6 @@ def judge(case: Case, runs: Sequence[Samples]) -> Timing:
                   case.unit, targets, met, len(runs), [min(per_process), max(per_process)] if per_process else None)
 
 
-def measure(case: Case) -> Timing:
-    """Time ``case`` in this process (:func:`sample`) and judge it."""
-    return judge(case, [sample(case)])
-
-
 def find(name: str, papers: Sequence[str] = PAPERS) -> Case:
     """The case called exactly ``name``; a :class:`KeyError` lists the cases where there is none."""
     found = cases(papers)
@@ -253,10 +249,10 @@ def run(papers: Sequence[str] = PAPERS, names: Sequence[str] = (), threads: int 
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
-    skipped = [c.name for c in chosen if not available(c)]
+    ready = [c for c in chosen if available(c)]
     try:
         timings = []
-        for case in (c for c in chosen if available(c)):
+        for case in ready:
             runs = ([sample_sides_apart(case, torch.get_num_threads()) for _ in range(processes)] if processes
                     else [sample(case)])
             timings.append(judge(case, runs))
@@ -268,8 +264,9 @@ def run(papers: Sequence[str] = PAPERS, names: Sequence[str] = (), threads: int 
     return {"device": device, "cpu": _cpu_model(), "threads": threads or before, "torch": torch.__version__,
             "cpu_isa": {"native": isa.native(), "kernels": isa.kernels()}, "git_commit": git_commit(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "gpu": torch.cuda.get_device_name() if any(c.device == "cuda" for c in chosen if available(c)) else None,
-            "processes": processes or "this one", "cases": [asdict(t) for t in timings], "skipped": skipped}
+            "gpu": torch.cuda.get_device_name() if any(c.device == "cuda" for c in ready) else None,
+            "processes": processes or "this one", "cases": [asdict(t) for t in timings],
+            "skipped": [c.name for c in chosen if c not in ready]}
 
 
 def device_slug(report: dict[str, Any]) -> str:

@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     timing.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1: figures per core)")
     timing.add_argument("--no-save", action="store_true", help="print only; write no results/bench file")
     timing.add_argument("--processes", type=int, default=3,
-                        help="fresh Python processes per case, their timed calls pooled (default 3; 0: once, in "
-                             "this process)")
+                        help="fresh Python processes for each side of a case, their timed calls pooled (default 3; "
+                             "0: both sides once, in this process)")
     timing.add_argument("--one", metavar="NAME", help=argparse.SUPPRESS)  # bench.sample_apart's child: its samples
     timing.add_argument("--side", default="both", help=argparse.SUPPRESS)  # with --one: ours, baseline or both
     args = parser.parse_args(argv)

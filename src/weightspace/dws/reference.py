@@ -11,7 +11,7 @@ from typing import Sequence
 import pandas as pd
 
 from weightspace.claims import Claim, Value, above, below, best, cell, decreasing, greater, lowest, metric
-from weightspace.report import over_seeds, references
+from weightspace.report import Reference, over_seeds, references
 from weightspace.results import Result
 
 _CLASSIFICATION = [  # row, label, MNIST INR acc (%), Fashion-MNIST INR acc (%), CIFAR-10 -> corrupted acc (%)
@@ -133,7 +133,7 @@ _tau = cell("generalization", "kendall_tau")
 _probe = cell("dense", "probe_mse")
 
 
-def _classification_claims(refs) -> list[Claim]:
+def _classification_claims(refs: Sequence[Reference]) -> list[Claim]:
     """The INR-classification claims, quoting the paper's accuracies ``refs`` (:data:`MNIST_INR` or
     :data:`FASHION_MNIST_INR`). On both datasets the paper orders DWSNet first, MLP + alignment second and the
     MLP on raw weights last.

@@ -174,20 +174,19 @@ class _Floor:
 def _cases() -> list[Case]:
     cases = list(ORDER_CASES)
     for device, suffix in (("cpu", ""), ("cuda", "_gpu")):
+        on, repeats = (", on a GPU", 20) if device == "cuda" else ("", 5)
         cases += [
             Case(name=f"nern.training_iteration_resnet20{suffix}",
-                 what="one NeRN iteration: ResNet20, h = 160, batch 256, 4,096 sampled kernels, KD + FMD"
-                      + (", on a GPU" if device == "cuda" else ""),
+                 what=f"one NeRN iteration: ResNet20, h = 160, batch 256, 4,096 sampled kernels, KD + FMD{on}",
                  setup=functools.partial(_Pair, device), ours=lambda p: ours(p.ours),
                  baseline=lambda p: authors_step(p.baseline), baseline_name="authors' step", max_ratio=0.5,
-                 repeats=5 if device == "cpu" else 20, device=device),
+                 repeats=repeats, device=device),
             Case(name=f"nern.iteration_convolutions_resnet20{suffix}",
                  what="the convolutions alone of that iteration (original forward, reconstructed forward and "
-                      "backward): the floor of any step doing its arithmetic, against the authors' step"
-                      + (", on a GPU" if device == "cuda" else ""),
+                      f"backward): the floor of any step doing its arithmetic, against the authors' step{on}",
                  setup=functools.partial(_Floor, device), ours=lambda p: convolutions(p.ours),
                  baseline=lambda p: authors_step(p.baseline), baseline_name="authors' step",
-                 repeats=5 if device == "cpu" else 20, device=device),
+                 repeats=repeats, device=device),
         ]
     return cases
 
